@@ -1,0 +1,33 @@
+# Quick start: `make demo` and `make test`; each creates/updates .venv by itself.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test system-deps clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { apt-get install -y python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# Debian packages the suite needs, installed only when missing (none needed yet beyond
+# what Python wheels bring; the browser tests will add chromium here).
+APT_PACKAGES :=
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
+
+test: $(STAMP) system-deps
+	$(PY) -m pytest -q
+
+# Until the appliance loop exists (issue #4), the demo renders sample plates with known
+# text and reads them back with `alpr read --json --crops` and `alpr eval`.
+demo: $(STAMP)
+	rm -rf .demo && $(PY) -m appliance.synth.samples .demo --count 12
+	$(VENV)/bin/alpr read --json --crops .demo/*.png
+	$(VENV)/bin/alpr eval .demo --crops
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache

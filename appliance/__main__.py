@@ -1,0 +1,7 @@
+"""`python -m appliance` is the same as the `alpr` command."""
+
+import sys
+
+from appliance.cli import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""The one console script, `alpr`: a command group with one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from appliance.errors import AlprError
+
+
+def _read(a: argparse.Namespace) -> int:
+    from appliance.read_command import run
+    return run(a.images, crops=a.crops, as_json=a.json, threads=a.threads)
+
+
+def _eval(a: argparse.Namespace) -> int:
+    from appliance.evaluation import evaluate_crops, evaluate_scenes
+    from appliance.recognition.detector import PlateDetector
+    from appliance.recognition.engine import Recognizer
+    from appliance.recognition.reader import PlateReader
+    only = set(Path(a.files).read_text().split()) if a.files else None
+    if a.crops:
+        s = evaluate_crops(Recognizer(PlateReader(threads=a.threads)), Path(a.dir), only).summary()
+        line = (f"{s['correct']}/{s['crops']} exact = {100 * s['exact_accuracy']:.1f} %, reader "
+                f"{s['ms_per_crop_mean']:.2f} ms per crop (median {s['ms_per_crop_median']:.2f}), decode {s['decode_ms_mean']:.2f} ms")
+    else:
+        engine = Recognizer(PlateReader(threads=a.threads), PlateDetector(threads=a.threads))
+        s = evaluate_scenes(engine, Path(a.dir), only).summary()
+        line = (f"{s['plates']} plates in {s['images']} images: exact = {100 * s['exact_accuracy']:.1f} %, "
+                f"found = {100 * s['detection_recall']:.1f} %, {s['ms_per_image_mean']:.1f} ms per image "
+                f"(median {s['ms_per_image_median']:.1f}, decode included)")
+    if a.json:
+        print(json.dumps(s))
+        return 0
+    for f in s["failures"]:
+        print(f"  miss {f['file']}: truth {f['truth']} read {f['read'] or '(nothing)'}")
+    print(line)
+    return 0
+
+
+def _bench(a: argparse.Namespace) -> int:
+    from appliance.bench import run_bench
+    return run_bench(a.frames, a.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="alpr", description="Licence-plate reader appliance.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    r = sub.add_parser("read", help="read plates in still images (one JSON line per image with --json)")
+    r.add_argument("images", nargs="+", metavar="IMAGE")
+    r.add_argument("--json", action="store_true", help="print the JSON contract of docs/architecture.md")
+    r.add_argument("--crops", action="store_true", help="each image is already a tight plate crop")
+    r.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (default 1)")
+    r.set_defaults(func=_read)
+    e = sub.add_parser("eval", help="exact-match accuracy and speed on a labelled folder")
+    e.add_argument("dir", metavar="DIR", help="openalpr format (*.jpg + *.txt 'file x y w h PLATE'), or crops with --crops")
+    e.add_argument("--crops", action="store_true", help="DIR holds crops and labels.csv (file,state,plate)")
+    e.add_argument("--files", help="a file listing the crop names to use (default: all)")
+    e.add_argument("--json", action="store_true", help="print one JSON summary")
+    e.add_argument("--threads", type=int, default=1)
+    e.set_defaults(func=_eval)
+    b = sub.add_parser("bench", help="speed and memory benchmarks (not a test)")
+    b.add_argument("what", choices=["recognition"], help="what to benchmark")
+    b.add_argument("--frames", type=int, default=30, help="frames per configuration")
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = build_parser().parse_args(argv)
+    try:
+        return a.func(a)
+    except AlprError as exc:
+        print(f"alpr {a.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Plate recognition on the device's CPU with onnxruntime."""

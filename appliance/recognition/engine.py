@@ -1,0 +1,115 @@
+"""The recognition engine: images in, Plates out.
+
+Full frames: detect on a letterboxed 640x384 copy, cut each plate at full resolution
+and rectify it with its four corners, read all crops in one batched reader call, drop
+what cannot be a plate (illegible, wrong shape, overlay text), and suppress overlaps.
+Crop mode reads an image that is already a tight plate crop.
+"""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+
+from appliance.recognition.detector import Detection, PlateDetector, iou
+from appliance.recognition.reader import PlateReader
+from appliance.types import Plate, TextReading
+
+MIN_CONFIDENCE = 0.1  # below this a read is reported as illegible
+RETRY_BELOW = 0.7  # reads less sure than this get a second, axis-aligned crop
+CROP_W, CROP_H = 256, 128  # rectified crop size; the reader resizes to 128x64
+MARGIN = 0.06  # the reader was trained on crops with ~-5..+16 % margins
+MIN_ASPECT, MAX_ASPECT = 0.9, 6.0  # US plates are 2:1; stacked or tilted ones stay inside
+
+
+def rectify(frame: np.ndarray, corners: np.ndarray, margin: float = MARGIN) -> np.ndarray:
+    """Warp the quad (grown by `margin`) to an upright CROP_W x CROP_H crop."""
+    c = corners.mean(axis=0)
+    quad = ((corners - c) * (1 + 2 * margin) + c).astype(np.float32)
+    dst = np.float32([[0, 0], [CROP_W, 0], [CROP_W, CROP_H], [0, CROP_H]])
+    return cv2.warpPerspective(frame, cv2.getPerspectiveTransform(quad, dst), (CROP_W, CROP_H),
+                               flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def box_corners(box: tuple[float, float, float, float]) -> np.ndarray:
+    x0, y0, x1, y1 = box
+    return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def usable_corners(d: Detection) -> np.ndarray:
+    """The detector's corners, or the box when the corners are degenerate."""
+    quad = d.corners
+    area = abs(cv2.contourArea(quad.astype(np.float32)))
+    bw, bh = d.box[2] - d.box[0], d.box[3] - d.box[1]
+    if not cv2.isContourConvex(quad.astype(np.float32)) or area < 0.4 * bw * bh:
+        return box_corners(d.box)
+    return quad
+
+
+def plate_shaped(d: Detection) -> bool:
+    bw, bh = d.box[2] - d.box[0], d.box[3] - d.box[1]
+    return bh > 0 and MIN_ASPECT <= bw / bh <= MAX_ASPECT
+
+
+class Recognizer:
+    """Reads plates in still images or frames with one reader and one detector."""
+
+    def __init__(self, reader: PlateReader, detector: PlateDetector | None = None,
+                 min_confidence: float = MIN_CONFIDENCE) -> None:
+        self.reader = reader
+        self.detector = detector
+        self.min_confidence = min_confidence
+
+    def read_crops(self, crops: list[np.ndarray]) -> list[list[Plate]]:
+        """Read tight crops in one batch; each gives zero or one Plate covering the crop."""
+        out = []
+        for crop, r in zip(crops, self.reader.read(crops)):
+            h, w = crop.shape[:2]
+            out.append([Plate(r.text, r.confidence, (0, 0, w, h), r)] if self._legible(r) else [])
+        return out
+
+    def read_frame(self, frame: np.ndarray, timings: dict[str, float] | None = None) -> list[Plate]:
+        """Find and read every plate in a full BGR frame, most confident first.
+
+        `timings`, when given, receives milliseconds spent in 'detect' and 'read'.
+        """
+        if self.detector is None:
+            raise ValueError("this Recognizer has no detector: construct it with one to read full frames")
+        t0 = time.perf_counter()
+        dets = [d for d in self.detector.detect(frame) if plate_shaped(d)]
+        t1 = time.perf_counter()
+        readings = self.reader.read([rectify(frame, usable_corners(d)) for d in dets])
+        retry = [i for i, r in enumerate(readings) if r.confidence < RETRY_BELOW]
+        if retry:  # a second look with the plain box often fixes a bad corner estimate
+            again = self.reader.read([rectify(frame, box_corners(dets[i].box), MARGIN + 0.04) for i in retry])
+            for i, r in zip(retry, again):
+                if r.confidence > readings[i].confidence:
+                    readings[i] = r
+        plates = [self._plate(frame, d, r) for d, r in zip(dets, readings) if self._legible(r)]
+        if timings is not None:
+            timings["detect"] = timings.get("detect", 0.0) + (t1 - t0) * 1000
+            timings["read"] = timings.get("read", 0.0) + (time.perf_counter() - t1) * 1000
+        return _suppress(sorted(plates, key=lambda p: -p.confidence))
+
+    def _legible(self, r: TextReading) -> bool:
+        return bool(r.text) and r.confidence >= self.min_confidence
+
+    @staticmethod
+    def _plate(frame: np.ndarray, d: Detection, r: TextReading) -> Plate:
+        h, w = frame.shape[:2]
+        x0, y0 = max(0, int(round(d.box[0]))), max(0, int(round(d.box[1])))
+        x1, y1 = min(w, int(round(d.box[2]))), min(h, int(round(d.box[3])))
+        return Plate(r.text, r.confidence, (x0, y0, x1 - x0, y1 - y0), r, d.score,
+                     tuple(tuple(round(float(v), 1) for v in p) for p in d.corners))
+
+
+def _suppress(plates: list[Plate]) -> list[Plate]:
+    """Drop a plate that overlaps a more confident one (a second peak on one plate)."""
+    kept: list[Plate] = []
+    for p in plates:
+        b = (p.box[0], p.box[1], p.box[0] + p.box[2], p.box[1] + p.box[3])
+        if all(iou(b, (k.box[0], k.box[1], k.box[0] + k.box[2], k.box[1] + k.box[3])) < 0.3 for k in kept):
+            kept.append(p)
+    return kept

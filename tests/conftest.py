@@ -1,0 +1,39 @@
+"""Shared fixtures: one reader/detector per session, the alpr command, the shared data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from appliance.recognition.detector import PlateDetector
+from appliance.recognition.engine import Recognizer
+from appliance.recognition.reader import PlateReader
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def reader() -> PlateReader:
+    return PlateReader()
+
+
+@pytest.fixture(scope="session")
+def recognizer(reader: PlateReader) -> Recognizer:
+    return Recognizer(reader, PlateDetector())
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not (SHARED_DATA / "openalpr-us").is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent: the accuracy checks need the shared real data")
+    return SHARED_DATA
+
+
+def alpr(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real `alpr` command line (as `python -m appliance`) and capture its output."""
+    return subprocess.run([sys.executable, "-m", "appliance", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)

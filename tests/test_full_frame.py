@@ -1,0 +1,60 @@
+"""Full frames: synthetic plates are found and read; frames without plates give none."""
+
+import random
+
+import numpy as np
+
+from appliance.recognition.detector import decode, iou, nms, Detection
+from appliance.synth.scenes import box_of, compose, procedural_background
+
+TEXTS = [["7ABC123", "4XYZ567"], ["8KLM902"], ["ABC1234", "3NPQ205"], ["6GHJ781"], ["NTGUILTY"], ["5TRS318"]]
+
+
+def _scene(seed: int, texts: list[str], size=(1280, 720), widths=(140, 260)):
+    rng = random.Random(seed)
+    bg, _ = procedural_background(rng, *size)
+    return compose(rng, bg, count=len(texts), width_range=widths, texts=texts)
+
+
+def test_synthetic_plates_found_and_read(recognizer):
+    total = found = right = 0
+    for seed, texts in enumerate(TEXTS):
+        scene = _scene(100 + seed, texts)
+        plates = recognizer.read_frame(scene.image)
+        for quad, text in zip(scene.corners, scene.texts):
+            x, y, w, h = box_of(quad)
+            truth = (x, y, x + w, y + h)
+            hits = [p for p in plates if iou(truth, (p.box[0], p.box[1], p.box[0] + p.box[2], p.box[1] + p.box[3])) >= 0.3]
+            total += 1
+            found += bool(hits)
+            right += bool(hits) and hits[0].text == text
+    assert found >= total - 1 and right >= total - 2, (found, right, total)
+
+
+def test_no_plate_no_read(recognizer):
+    false = 0
+    for seed in range(6):
+        scene = _scene(200 + seed, [])  # may carry timestamps and sign text
+        false += len(recognizer.read_frame(scene.image))
+    assert false <= 1
+
+
+def test_decode_peaks_map_back_to_frame_pixels():
+    out = np.zeros((13, 96, 160), np.float32)
+    out[0, 40, 80] = 0.9
+    out[0, 41, 80] = 0.5  # neighbour of the peak: not a second plate
+    out[1:5, 40, 80] = np.log(np.array([20, 8, 20, 8]) / 4)
+    out[5:13, 40, 80] = [-0.5, -0.5, 0.5, -0.5, 0.5, 0.5, -0.5, 0.5]
+    dets = decode(out, scale=0.5)
+    assert len(dets) == 1
+    x0, y0, x1, y1 = dets[0].box
+    cx, cy = (80.5 * 4) / 0.5, (40.5 * 4) / 0.5
+    assert abs(x0 - (cx - 40)) < 1e-3 and abs(x1 - (cx + 40)) < 1e-3 and abs(y0 - (cy - 16)) < 1e-3
+    assert np.allclose(dets[0].corners[0], [cx - 40, cy - 16], atol=1e-3)
+
+
+def test_nms_keeps_the_best_of_overlaps():
+    a = Detection(0.9, (0, 0, 100, 50), np.zeros((4, 2), np.float32))
+    b = Detection(0.6, (5, 2, 104, 52), np.zeros((4, 2), np.float32))
+    c = Detection(0.5, (300, 300, 400, 350), np.zeros((4, 2), np.float32))
+    assert nms([b, c, a]) == [a, c]

@@ -1,0 +1,1 @@
+"""Training and ONNX export of the recognition models (never imported by the device)."""

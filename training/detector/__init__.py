@@ -1,0 +1,1 @@
+"""The plate detector: scene composition, training, export."""

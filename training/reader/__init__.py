@@ -1,0 +1,1 @@
+"""The plate reader: synthetic pre-rendering, training, export."""

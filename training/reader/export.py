@@ -1,0 +1,34 @@
+"""Export the best reader checkpoint to ONNX (package data) and check it against torch.
+
+Usage: python -m training.reader.export [--run .cache/reader-run]
+Writes appliance/recognition/models/reader.onnx (opset 17, dynamic batch) with the
+alphabet and input size in its metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W, default_model_path
+from training.onnx_export import export
+from training.reader.model import Reader
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--run", type=Path, default=Path(".cache/reader-run"))
+    p.add_argument("--out", type=Path, default=default_model_path())
+    a = p.parse_args()
+    ck = torch.load(a.run / "best.pt", weights_only=False)
+    model = Reader()
+    model.load_state_dict(ck["ema"])
+    export(model, torch.rand(4, 3, INPUT_H, INPUT_W), a.out, {0: "batch"},
+           {"alphabet": ALPHABET, "blank": "0", "input": f"3x{INPUT_H}x{INPUT_W} RGB/255",
+            "step": str(ck["step"]), "val_exact": f"{ck['val']:.4f}"})
+
+
+if __name__ == "__main__":
+    main()

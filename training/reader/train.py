@@ -1,0 +1,188 @@
+"""Train the reader: synthetic chunks plus augmented real crops, resumable.
+
+Usage: python -m training.reader.train [--run .cache/reader-run] [--steps 6000]
+Re-running the same command resumes from the run folder's last checkpoint. The log
+goes to RUN/train.log; RUN/best.pt holds the EMA weights with the best exact-match
+accuracy on the real validation split (never the leave-out split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import glob
+import logging
+import math
+import queue
+import random
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W
+from appliance.synth.degrade import training_sample
+from training.reader.model import Reader
+from training.splits import crops_in
+
+log = logging.getLogger("train")
+CHAR_INDEX = {c: i + 1 for i, c in enumerate(ALPHABET)}
+
+
+def load_real(split: str) -> list[tuple[np.ndarray, str]]:
+    """Real crops of a split as RGB arrays with labels."""
+    out = []
+    for c in crops_in(split):
+        img = cv2.imread(str(c.path), cv2.IMREAD_COLOR)
+        out.append((cv2.cvtColor(img, cv2.COLOR_BGR2RGB), c.plate))
+    return out
+
+
+class Batches:
+    """Background thread producing (images, labels) batches: synthetic + augmented real."""
+
+    def __init__(self, synth_dir: Path, real: list, batch: int, real_frac, seed: int) -> None:
+        self.files = sorted(glob.glob(str(synth_dir / "synth-*.npz")))
+        if not self.files:
+            raise SystemExit(f"no synthetic chunks in {synth_dir}: run python -m training.reader.render first")
+        data = [np.load(f) for f in self.files]
+        self.images = np.concatenate([d["images"] for d in data])
+        self.labels = np.concatenate([d["labels"] for d in data])
+        log.info("synthetic samples: %d from %d chunks; real train crops: %d", len(self.images), len(self.files), len(real))
+        self.real, self.batch, self.real_frac = real, batch, real_frac
+        self.rng = random.Random(seed)
+        self.q: queue.Queue = queue.Queue(maxsize=6)
+        self.step = 0
+        threading.Thread(target=self._fill, daemon=True, name="batches").start()
+
+    def _make(self) -> tuple[np.ndarray, list[str]]:
+        n_real = int(round(self.batch * self.real_frac(self.step))) if self.real else 0
+        idx = np.random.default_rng(self.rng.getrandbits(32)).integers(0, len(self.images), self.batch - n_real)
+        imgs = [self.images[i] for i in idx]
+        labels = [str(self.labels[i]) for i in idx]
+        for _ in range(n_real):
+            img, text = self.rng.choice(self.real)
+            imgs.append(training_sample(img, self.rng, INPUT_W, INPUT_H))
+            labels.append(text)
+        return np.stack(imgs), labels
+
+    def _fill(self) -> None:
+        while True:
+            self.q.put(self._make())
+            self.step += 1
+
+    def get(self) -> tuple[torch.Tensor, list[str]]:
+        imgs, labels = self.q.get()
+        return to_tensor(imgs), labels
+
+
+def to_tensor(imgs: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def greedy(probs: np.ndarray) -> list[str]:
+    """Greedy CTC decode of (N,T,C) probabilities."""
+    out = []
+    for seq in probs.argmax(-1):
+        prev, chars = 0, []
+        for k in seq:
+            if k != prev and k != 0:
+                chars.append(ALPHABET[k - 1])
+            prev = k
+        out.append("".join(chars))
+    return out
+
+
+def evaluate(model: nn.Module, real: list) -> float:
+    """Exact-match accuracy on real crops (plain resize, as at inference)."""
+    model.eval()
+    imgs = np.stack([cv2.resize(img, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA) for img, _ in real])
+    with torch.no_grad():
+        pred = greedy(model(to_tensor(imgs)).numpy())
+    return sum(p == t for p, (_, t) in zip(pred, real)) / max(1, len(real))
+
+
+def lr_at(step: int, total: int, base: float) -> float:
+    warm = max(1, total // 20)
+    if step < warm:
+        return base * (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    return 1e-5 + (base - 1e-5) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--synth", type=Path, default=Path(".cache/reader"))
+    p.add_argument("--run", type=Path, default=Path(".cache/reader-run"))
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--real-frac", type=float, default=0.3)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    a.run.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(a.run / "train.log"), logging.StreamHandler()])
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = Reader()
+    ema = copy.deepcopy(model).eval()
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
+    step, best, elapsed = 0, -1.0, 0.0
+    last = a.run / "last.pt"
+    if last.exists():
+        ck = torch.load(last, weights_only=False)
+        model.load_state_dict(ck["model"]); ema.load_state_dict(ck["ema"]); opt.load_state_dict(ck["opt"])
+        step, best, elapsed = ck["step"], ck["best"], ck.get("elapsed", 0.0)
+        log.info("resumed at step %d (best val %.3f, %.0f s so far)", step, best, elapsed)
+    real_train, real_val = load_real("train"), load_real("val")
+    # Synthetic only for the first 10 % of steps, then ~30 % real crops in every batch.
+    batches = Batches(a.synth, real_train, a.batch, lambda s: 0.0 if s + step < a.steps // 10 else a.real_frac, seed=step)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    t0, losses = time.time(), []
+    while step < a.steps:
+        model.train()
+        x, labels = batches.get()
+        targets = torch.tensor([CHAR_INDEX[c] for t in labels for c in t], dtype=torch.long)
+        lengths = torch.tensor([len(t) for t in labels], dtype=torch.long)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, a.steps, a.lr)
+        logp = model.logits(x).log_softmax(-1).transpose(0, 1)  # T,N,C
+        loss = ctc(logp, targets, torch.full((len(labels),), logp.shape[0], dtype=torch.long), lengths)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.state_dict().values(), model.state_dict().values()):
+                if pe.dtype.is_floating_point:
+                    pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
+                else:
+                    pe.copy_(pm)
+        losses.append(loss.item())
+        step += 1
+        if step % 50 == 0:
+            log.info("step %d loss %.4f lr %.2e %.1f samples/s", step, np.mean(losses), opt.param_groups[0]["lr"],
+                     50 * a.batch / (time.time() - t0))
+            elapsed += time.time() - t0
+            t0, losses = time.time(), []
+        if step % 250 == 0 or step == a.steps:
+            acc = evaluate(ema, real_val)
+            if acc > best:
+                best = acc
+                torch.save({"ema": ema.state_dict(), "step": step, "val": acc}, a.run / "best.pt")
+            log.info("step %d val exact %.3f (best %.3f) training time %.0f s", step, acc, best, elapsed)
+            torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                        "step": step, "best": best, "elapsed": elapsed}, a.run / "last.tmp")
+            (a.run / "last.tmp").rename(last)
+            t0 = time.time()
+    log.info("done: %d steps, best val exact %.3f, %.0f s of training", step, best, elapsed)
+
+
+if __name__ == "__main__":
+    main()
