@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from firmware.camera.frame import Frame
+
+__all__ = ["Alternative", "TextReading", "Plate", "Frame", "Read"]
 
 
 @dataclass(frozen=True)
@@ -49,3 +56,28 @@ class Plate:
             if self.reading.states:
                 d["format_states"] = list(self.reading.states)
         return d
+
+
+@dataclass(frozen=True)
+class Read:
+    """One vehicle pass: the best plate reading over the frames it was seen in.
+
+    Emitted by the tracker when a track ends; `crop` and `frame` come from the same
+    frame as the chosen reading (the frame downscaled for storage).
+    """
+
+    id: str  # time-ordered UUID (appliance.ids.uuid7)
+    device_id: str
+    camera_id: str
+    text: str
+    confidence: float
+    char_confidences: tuple[float, ...]
+    alternatives: tuple[Alternative, ...]
+    first_seen: datetime  # UTC
+    last_seen: datetime  # UTC
+    clock_synced: bool
+    box: tuple[int, int, int, int]  # in the chosen frame
+    direction: str  # "up", "down", "left", "right", "stationary" or "unknown" (image motion)
+    frames_seen: int
+    crop: np.ndarray = field(repr=False, compare=False)  # BGR plate crop
+    frame: np.ndarray = field(repr=False, compare=False)  # BGR, downscaled

@@ -1,0 +1,1 @@
+"""The hardware edge: camera sources, IO, watchdog. Imports nothing of the appliance."""
