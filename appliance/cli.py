@@ -45,6 +45,11 @@ def _bench(a: argparse.Namespace) -> int:
     return run_bench(a.frames, a.json)
 
 
+def _config(a: argparse.Namespace) -> int:
+    from appliance.config_command import check
+    return check(a.file)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="alpr", description="Licence-plate reader appliance.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -66,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--frames", type=int, default=30, help="frames per configuration")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_bench)
+    c = sub.add_parser("config", help="check a configuration file (docs/configuration.md)")
+    csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ck = csub.add_parser("check", help="print 'FILE: ok' and a summary (exit 0), or every problem (exit 2)")
+    ck.add_argument("file", metavar="FILE", help="the TOML file, e.g. /etc/alpr/alpr.toml")
+    ck.set_defaults(func=_config)
     return p
 
 

@@ -13,5 +13,21 @@ class ModelError(AlprError, RuntimeError):
     """A recognition model is missing or does not have the expected shape."""
 
 
+class ConfigError(AlprError, ValueError):
+    """The configuration file or an ALPR_* override is invalid; `errors` lists every problem."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = list(errors) if errors else [message]
+
+
 class NotBuiltError(AlprError, NotImplementedError):
     """A feature a later issue delivers; the message says which and what to use meanwhile."""
+
+
+class StoreError(AlprError, RuntimeError):
+    """The store cannot do what was asked: closed, newer schema, duplicate read, unusable folder."""
+
+
+class AccountError(AlprError, ValueError):
+    """A user account request is invalid: bad username, short password, unknown role, taken name."""

@@ -53,3 +53,21 @@ def scene_split_of(name: str) -> str:
     """US scenes: 'test' (about half, leave-out), 'val' (~10 %) or 'train', fixed by file name."""
     bucket = int(hashlib.sha1(name.encode()).hexdigest(), 16) % 100
     return "test" if bucket < 50 else "val" if bucket < 60 else "train"
+
+
+def main() -> None:
+    """Print the file names of one split, for `alpr eval DIR --files LIST`."""
+    import argparse
+    p = argparse.ArgumentParser(description="List the files of a split (one name per line).")
+    p.add_argument("kind", choices=["crops", "scenes"])
+    p.add_argument("split", choices=["train", "val", "test"])
+    a = p.parse_args()
+    if a.kind == "crops":
+        names = [c.path.name for c in crops_in(a.split)]
+    else:
+        names = sorted(f.name for f in US_SCENES.glob("*.jpg") if scene_split_of(f.name) == a.split)
+    print("\n".join(names))
+
+
+if __name__ == "__main__":
+    main()

@@ -76,6 +76,17 @@ def _light(img: np.ndarray, rng: random.Random) -> np.ndarray:
     return np.clip(f * 255, 0, 255).astype(np.uint8)
 
 
+def _dirt(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """Mud specks and a grimy film: dark blotches of random size, softened."""
+    h, w = img.shape[:2]
+    mask = np.zeros((h, w), np.float32)
+    for _ in range(rng.randint(3, 30)):
+        cv2.circle(mask, (rng.randrange(w), rng.randrange(h)), rng.randint(1, max(2, w // 25)), rng.uniform(0.2, 0.8), -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(0.5, 2.0))[..., None]
+    grime = np.float32([rng.randint(40, 90), rng.randint(40, 80), rng.randint(30, 60)])
+    return (img * (1 - mask) + grime * mask).astype(np.uint8)
+
+
 def _infrared(img: np.ndarray, rng: random.Random) -> np.ndarray:
     """Night IR look: grey, retro-reflective plate bright, bloom and sensor noise."""
     g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
@@ -94,6 +105,8 @@ def degrade(img: np.ndarray, rng: random.Random) -> np.ndarray:
         img = cv2.resize(cv2.resize(img, (sw, sh), interpolation=cv2.INTER_AREA), (w, h),
                          interpolation=rng.choice((cv2.INTER_LINEAR, cv2.INTER_CUBIC)))
     img = _light(img, rng)
+    if rng.random() < 0.15:
+        img = _dirt(img, rng)
     if rng.random() < 0.1:
         img = _infrared(img, rng)
     if rng.random() < 0.5:

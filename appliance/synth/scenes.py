@@ -29,7 +29,8 @@ class Scene:
     texts: list[str] = field(default_factory=list)
 
 
-def procedural_background(rng: random.Random, w: int = 1280, h: int = 720) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+def procedural_background(rng: random.Random, w: int = 1280, h: int = 720,
+                          max_cars: int = 3) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
     """A plausible street: sky, road, and boxy cars; returns BGR and car boxes."""
     img = Image.new("RGB", (w, h), tuple(rng.randint(60, 200) for _ in range(3)))
     d = ImageDraw.Draw(img)
@@ -39,7 +40,7 @@ def procedural_background(rng: random.Random, w: int = 1280, h: int = 720) -> tu
         x, bw = rng.randint(0, w), rng.randint(20, 300)
         d.rectangle([x, rng.randint(0, horizon), x + bw, horizon], fill=tuple(rng.randint(30, 220) for _ in range(3)))
     cars = []
-    for _ in range(rng.randint(1, 3)):
+    for _ in range(rng.randint(min(1, max_cars), max_cars)):
         cw = rng.randint(w // 6, w // 2)
         ch = int(cw * rng.uniform(0.55, 0.8))
         x, y = rng.randint(-cw // 4, w - cw * 3 // 4), rng.randint(horizon - ch // 3, h - ch // 2)

@@ -1,0 +1,79 @@
+"""Schema versions and the migrations between them, run when a store opens.
+
+Each migration is frozen SQL: once released it never changes, a new one is appended.
+Version 1 holds reads, users and the schema_version table itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from peewee import Database
+
+from appliance.errors import StoreError
+from appliance.store.times import to_rfc3339
+
+log = logging.getLogger(__name__)
+
+_V1 = (
+    """CREATE TABLE schema_version (
+        version INTEGER NOT NULL PRIMARY KEY,
+        applied_at TEXT NOT NULL)""",
+    """CREATE TABLE reads (
+        id VARCHAR(36) NOT NULL PRIMARY KEY,
+        device_id TEXT NOT NULL,
+        camera_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        char_confidences TEXT NOT NULL,
+        alternatives TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        clock_synced INTEGER NOT NULL,
+        box_x INTEGER NOT NULL,
+        box_y INTEGER NOT NULL,
+        box_w INTEGER NOT NULL,
+        box_h INTEGER NOT NULL,
+        direction TEXT NOT NULL,
+        frames_seen INTEGER NOT NULL,
+        crop_file TEXT NOT NULL,
+        frame_file TEXT NOT NULL,
+        stored_at TEXT NOT NULL)""",
+    "CREATE INDEX reads_last_seen ON reads (last_seen)",
+    "CREATE INDEX reads_text ON reads (text)",
+    """CREATE TABLE users (
+        id INTEGER NOT NULL PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0)""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+LATEST = max(MIGRATIONS)
+
+
+def current_version(db: Database) -> int:
+    """The highest applied migration, 0 for an empty database."""
+    if not db.table_exists("schema_version"):
+        return 0
+    (v,) = db.execute_sql("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(v)
+
+
+def migrate(db: Database, where: str) -> int:
+    """Bring the database up to `LATEST`, one transaction per migration; return the version."""
+    version = current_version(db)
+    if version > LATEST:
+        raise StoreError(f"the store at {where} has schema version {version}, newer than this software "
+                         f"knows ({LATEST}): install the newer alpr-appliance that wrote it")
+    for v in range(version + 1, LATEST + 1):
+        with db.atomic():
+            for sql in MIGRATIONS[v]:
+                db.execute_sql(sql)
+            db.execute_sql("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                           (v, to_rfc3339(datetime.now(timezone.utc))))
+        log.info("store %s migrated to schema version %d", where, v)
+    return LATEST

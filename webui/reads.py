@@ -1,0 +1,40 @@
+"""The landing page (latest reads, server-rendered) and the read images."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, render_template, send_file
+
+from webui.state import web_state
+
+bp = Blueprint("reads", __name__)
+
+_READ_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def utc_text(t: datetime) -> str:
+    """"2026-11-30 04:21:07 UTC": what the table shows (the store keeps milliseconds)."""
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@bp.route("/")
+def index():
+    """The latest reads, newest first, with their crops; the page refreshes itself."""
+    state = web_state()
+    latest = state.store.latest_reads(state.reads_on_page)
+    return render_template("reads.html", reads=latest, utc_text=utc_text, total=state.store.count(),
+                           refresh_seconds=state.refresh_seconds)
+
+
+@bp.route("/reads/<read_id>/crop", defaults={"kind": "crop"})
+@bp.route("/reads/<read_id>/frame", defaults={"kind": "frame"})
+def image(read_id: str, kind: str):
+    """A read's plate crop or frame as JPEG (signed-in users only, like every page but sign-in)."""
+    if not _READ_ID.fullmatch(read_id):
+        abort(404)
+    path = web_state().store.image_path(read_id, kind)
+    if path is None or not path.is_file():
+        abort(404)
+    return send_file(path, mimetype="image/jpeg", max_age=0, conditional=False)

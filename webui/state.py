@@ -1,0 +1,30 @@
+"""What the blueprints share: the store, the password hasher, the health provider."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from flask import current_app
+
+from appliance.store import Store
+
+HealthProvider = Callable[[], Mapping[str, Any]]
+
+
+@dataclass
+class WebState:
+    """One per app, in `app.extensions["alpr"]`; whoever built the app closes `store`."""
+
+    store: Store
+    hasher: PasswordHasher
+    health_provider: HealthProvider | None = None
+    refresh_seconds: int = 5  # the latest-reads page refreshes itself; 0 turns that off
+    reads_on_page: int = 50
+
+
+def web_state() -> WebState:
+    """The current app's WebState."""
+    return current_app.extensions["alpr"]
