@@ -22,12 +22,9 @@ system-deps:
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
-# Until the appliance loop exists (issue #4), the demo renders sample plates with known
-# text and reads them back with `alpr read --json --crops` and `alpr eval`.
+# The appliance on a replayed drive-by with the web UI on http://127.0.0.1:8080 (Ctrl-C stops).
 demo: $(STAMP)
-	rm -rf .demo && $(PY) -m appliance.synth.samples .demo --count 12
-	$(VENV)/bin/alpr read --json --crops .demo/*.png
-	$(VENV)/bin/alpr eval .demo --crops
+	$(VENV)/bin/alpr demo
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache

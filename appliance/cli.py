@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -41,8 +42,24 @@ def _eval(a: argparse.Namespace) -> int:
 
 
 def _bench(a: argparse.Namespace) -> int:
-    from appliance.bench import run_bench
+    from appliance.bench import bench_pipeline, run_bench
+    if a.what == "pipeline":
+        return bench_pipeline(a.seconds, a.json)
     return run_bench(a.frames, a.json)
+
+
+def _run(a: argparse.Namespace) -> int:
+    import os
+    from appliance.config import load_config
+    from appliance.runtime import run_device
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
+    return run_device(load_config(Path(a.config) if a.config else None, os.environ))
+
+
+def _demo(a: argparse.Namespace) -> int:
+    from appliance.demo import run_demo
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
+    return run_demo(Path(a.data) if a.data else None, a.port, a.hub)
 
 
 def _config(a: argparse.Namespace) -> int:
@@ -67,10 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int, default=1)
     e.set_defaults(func=_eval)
     b = sub.add_parser("bench", help="speed and memory benchmarks (not a test)")
-    b.add_argument("what", choices=["recognition"], help="what to benchmark")
-    b.add_argument("--frames", type=int, default=30, help="frames per configuration")
+    b.add_argument("what", choices=["recognition", "pipeline"], help="what to benchmark")
+    b.add_argument("--frames", type=int, default=30, help="recognition: frames per configuration")
+    b.add_argument("--seconds", type=float, default=30, help="pipeline: seconds per configuration")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_bench)
+    run = sub.add_parser("run", help="the device process: camera -> recognition -> tracker -> store, until SIGTERM")
+    run.add_argument("--config", help="TOML config file (default /etc/alpr/alpr.toml)")
+    run.set_defaults(func=_run)
+    d = sub.add_parser("demo", help="the device loop and web UI on a replayed drive-by (see README)")
+    d.add_argument("--data", help="folder for the drive-by, store and demo.json (default: a new temporary folder)")
+    d.add_argument("--port", type=int, default=8080, help="web UI port on 127.0.0.1 (default 8080)")
+    d.add_argument("--hub", help="agency hub URL (needs the hub link, issue #6)")
+    d.set_defaults(func=_demo)
     c = sub.add_parser("config", help="check a configuration file (docs/configuration.md)")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
     ck = csub.add_parser("check", help="print 'FILE: ok' and a summary (exit 0), or every problem (exit 2)")

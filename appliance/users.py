@@ -78,10 +78,10 @@ def verify(store: Store, username: str, password: str, *, hasher: PasswordHasher
     An unknown name costs as much as a wrong password, so timing does not reveal which
     names exist. A hash made with older parameters is upgraded after a good sign-in.
     """
-    ph = hasher or PasswordHasher()
-    row = UserRow.select().where(UserRow.username == _normalise(username)).bind(store.database).first()
     if len(password) > MAX_PASSWORD_LENGTH:
         return None
+    ph = hasher or PasswordHasher()
+    row = UserRow.select().where(UserRow.username == _normalise(username)).bind(store.database).first()
     if row is None:
         _burn(ph, password)
         return None
@@ -101,6 +101,24 @@ def get_user(store: Store, user_id: int) -> User | None:
     """The account with this id, or None (the web session loader uses it)."""
     row = UserRow.select().where(UserRow.id == user_id).bind(store.database).first()
     return None if row is None else _user(row)
+
+
+def find_user(store: Store, username: str) -> User | None:
+    """The account with this name, or None."""
+    row = UserRow.select().where(UserRow.username == _normalise(username)).bind(store.database).first()
+    return None if row is None else _user(row)
+
+
+def set_password(store: Store, username: str, password: str, *, hasher: PasswordHasher | None = None,
+                 min_length: int = MIN_PASSWORD_LENGTH) -> None:
+    """Replace an account's password (same rules as at creation)."""
+    if not min_length <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise AccountError(f"password must be {min_length} to {MAX_PASSWORD_LENGTH} characters; got {len(password)}")
+    ph = hasher or PasswordHasher()
+    with store.database.atomic():
+        n = UserRow.update(password_hash=ph.hash(password)).where(UserRow.username == _normalise(username)).execute(store.database)
+    if n != 1:
+        raise AccountError(f"no user named {username!r}")
 
 
 def _user(row: UserRow) -> User:

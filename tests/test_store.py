@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import re
 import sqlite3
 import subprocess
@@ -34,9 +37,12 @@ def make_read(text: str = "7ABC123", at: datetime = T0, seed: int = 1, **kw) -> 
     fields = dict(id=uuid7(int(at.timestamp() * 1000)), device_id="dev-1", camera_id="cam0", text=text,
                   confidence=0.93, char_confidences=tuple(0.9 + i / 100 for i in range(len(text))),
                   alternatives=(Alternative(text.replace("B", "8"), 0.04),), first_seen=at - timedelta(seconds=2),
-                  last_seen=at, clock_synced=True, box=(100, 200, 120, 40), direction="left", frames_seen=9,
-                  crop=pattern(64, 192, seed), frame=pattern(1080, 1920, seed))
+                  last_seen=at, clock_synced=True, box=(100, 200, 120, 40), direction="left", frames_seen=9)
     fields.update(kw)
+    if "crop" not in fields:
+        fields["crop"] = pattern(64, 192, seed)
+    if "frame" not in fields:
+        fields["frame"] = pattern(1080, 1920, seed)
     return Read(**fields)
 
 
@@ -161,6 +167,10 @@ def test_half_written_files_left_by_a_crash_are_swept_at_open(tmp_path: Path) ->
     leftover = tmp_path / "store" / "images" / ".incoming" / "x.crop.jpg.part"
     leftover.write_bytes(b"\xff\xd8 half a jpeg")
     Store.open(tmp_path / "store").close()
+    assert leftover.exists()  # fresh: perhaps another process is writing it right now
+    old = time.time() - 600
+    os.utime(leftover, (old, old))
+    Store.open(tmp_path / "store").close()
     assert not leftover.exists()
 
 
@@ -169,6 +179,14 @@ def test_schema_version_is_recorded_once(tmp_path: Path) -> None:
     Store.open(tmp_path / "store").close()
     rows = raw(tmp_path / "store").execute("SELECT version FROM schema_version").fetchall()
     assert rows == [(1,)] and LATEST == 1
+
+
+def test_the_models_match_the_frozen_schema(store: Store) -> None:
+    from appliance.store.models import MODELS
+    for model in MODELS:
+        table = model._meta.table_name
+        columns = [c.name for c in store.database.get_columns(table)]
+        assert columns == [f.column_name for f in model._meta.sorted_fields], table
 
 
 def test_a_store_newer_than_the_software_is_refused(tmp_path: Path) -> None:

@@ -24,6 +24,10 @@ LABELS = {
     "fps": "Frames per second",
     "queue_depth": "Queue depth",
     "last_read_time": "Last read (UTC)",
+    "last_read_utc": "Last read (UTC)",  # the name appliance.pipeline.Health.snapshot uses
+    "reads": "Reads stored",
+    "camera_errors": "Camera errors",
+    "uptime_s": "Uptime (s)",
 }
 NOT_RUNNING = "pipeline not running"
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, render_template, send_file
 
+from appliance.store.times import to_rfc3339
 from webui.state import web_state
 
 bp = Blueprint("reads", __name__)
@@ -24,8 +25,8 @@ def index():
     """The latest reads, newest first, with their crops; the page refreshes itself."""
     state = web_state()
     latest = state.store.latest_reads(state.reads_on_page)
-    return render_template("reads.html", reads=latest, utc_text=utc_text, total=state.store.count(),
-                           refresh_seconds=state.refresh_seconds)
+    return render_template("reads.html", reads=latest, total=state.store.count(), utc_text=utc_text,
+                           rfc3339=to_rfc3339, refresh_seconds=state.refresh_seconds)
 
 
 @bp.route("/reads/<read_id>/crop", defaults={"kind": "crop"})

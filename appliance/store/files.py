@@ -59,10 +59,24 @@ def remove_quietly(path: Path) -> None:
         pass
 
 
-def sweep_temp_files(temp_dir: Path) -> int:
-    """Delete temp files a crash left behind in `temp_dir`; return how many."""
+STALE_TEMP_S = 120.0
+
+
+def sweep_temp_files(temp_dir: Path, older_than_s: float = STALE_TEMP_S) -> int:
+    """Delete temp files a crash left behind in `temp_dir`; return how many.
+
+    Only files untouched for `older_than_s` go: a second process opening the store (the
+    web UI, a test) must not delete the image the writer process is writing right now.
+    """
+    import time
     n = 0
+    now = time.time()
     for p in temp_dir.glob("*" + TEMP_SUFFIX):
+        try:
+            if now - p.stat().st_mtime < older_than_s:
+                continue
+        except FileNotFoundError:
+            continue
         remove_quietly(p)
         n += 1
     return n

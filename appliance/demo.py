@@ -1,0 +1,115 @@
+"""`alpr demo`: the device loop and the web UI on a replayed drive-by, for a laptop.
+
+Follows the demo contract of DESIGN.md: a drive-by of a dozen cars with known plates is
+generated into DIR/driveby/ and replayed in a loop by the replay camera (chosen by
+configuration, as on a device); the store lives in DIR/store/; the web UI answers on
+http://127.0.0.1:PORT; once it does, DIR/demo.json is written atomically with the URL,
+the demo administrator's credentials and the plates. Runs until SIGTERM or Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import tempfile
+import threading
+import urllib.request
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+from werkzeug.serving import make_server
+
+from appliance import users
+from appliance.config import Config
+from appliance.errors import NotBuiltError
+from appliance.runtime import build_pipeline, wait_for_signal
+from appliance.store.store import Store
+from appliance.synth.driveby import standard_driveby
+from webui import create_app
+
+log = logging.getLogger(__name__)
+DEMO_USER = "demo"
+DEMO_FPS = 10
+
+
+def write_driveby(folder: Path, seed: int = 1) -> list[str]:
+    """Render the drive-by's frames as JPEG files (once); return its plates."""
+    drive = standard_driveby(seed=seed, width=1280, height=720, count=12)
+    folder.mkdir(parents=True, exist_ok=True)
+    if len(list(folder.glob("*.jpg"))) != drive.length:
+        for i, frame in enumerate(drive.frames()):
+            cv2.imwrite(str(folder / f"frame{i:05d}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return drive.plates
+
+
+def demo_config(data: Path, port: int) -> Config:
+    """The configuration a demo device runs with: replay camera, loopback plain HTTP."""
+    base = Config()
+    return replace(base,
+                   device=replace(base.device, id="demo-1", site_name="Demo intersection"),
+                   camera=replace(base.camera, backend="replay", source=str(data / "driveby"), fps=DEMO_FPS,
+                                  loop=True, camera_id="demo-cam"),
+                   store=replace(base.store, path=data / "store"),
+                   web=replace(base.web, host="127.0.0.1", port=port, tls=False))
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write JSON to a temp file in the same folder, fsync, then rename over `path`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".demo-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def wait_until_answering(url: str, timeout: float = 30.0) -> None:
+    """Poll the sign-in page until the web UI answers."""
+    stop = threading.Event()
+    for _ in range(int(timeout / 0.2)):
+        try:
+            with urllib.request.urlopen(f"{url}/login", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        stop.wait(0.2)
+    raise RuntimeError(f"the web UI did not answer at {url} within {timeout:.0f} s")
+
+
+def run_demo(data: Path | None, port: int, hub: str | None) -> int:
+    if hub:
+        raise NotBuiltError("--hub needs the hub link, which issue #6 delivers; run the demo without --hub for now")
+    data = Path(data) if data else Path(tempfile.mkdtemp(prefix="alpr-demo-"))
+    data.mkdir(parents=True, exist_ok=True)
+    plates = write_driveby(data / "driveby")
+    cfg = demo_config(data, port)
+    store = Store.open(cfg.store.path, frame_max_width=cfg.tracker.frame_max_width)
+    password = secrets.token_urlsafe(16)
+    if users.find_user(store, DEMO_USER) is None:
+        users.create_user(store, DEMO_USER, password)
+    else:  # a re-used folder: give the demo user a fresh password we can print
+        users.set_password(store, DEMO_USER, password)
+    pipeline = build_pipeline(cfg, store)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per page request
+    app = create_app(cfg.store.path, {"health_provider": lambda: pipeline.health.snapshot(pipeline.frames)})
+    server = make_server(cfg.web.host, port, app, threaded=True)
+    url = f"http://{cfg.web.host}:{server.server_port}"
+    threading.Thread(target=server.serve_forever, name="webui", daemon=True).start()
+    pipeline.start()
+    stop = threading.Event()
+    try:
+        wait_until_answering(url)
+        write_json_atomic(data / "demo.json", {"url": url, "username": DEMO_USER, "password": password, "plates": plates})
+        print(f"alpr demo: web UI at {url}  user {DEMO_USER}  password {password}\n"
+              f"data in {data} (demo.json holds these details); Ctrl-C stops", flush=True)
+        wait_for_signal(stop)
+    finally:
+        server.shutdown()
+        clean = pipeline.stop(timeout=5.0)
+        app.extensions["alpr"].store.close()
+        store.close()
+    return 0 if clean else 1
