@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
-import math
 import queue
 import random
 import threading
@@ -28,6 +27,7 @@ from appliance.datasets import read_openalpr_folder
 from appliance.recognition.detector import decode, iou, letterbox
 from training.detector.data import load_scenes, make_sample, targets
 from training.detector.model import Detector
+from training.loop import ema_update, lr_at, resume, save_last, setup_logging
 from training.splits import BR_SCENES, US_SCENES, scene_split_of
 
 log = logging.getLogger("train-detector")
@@ -106,11 +106,6 @@ def evaluate(model: nn.Module, val: list) -> tuple[float, float]:
     return found / max(1, total), false / max(1, len(val))
 
 
-def lr_at(step: int, total: int, base: float) -> float:
-    warm = max(1, total // 20)
-    if step < warm:
-        return base * (step + 1) / warm
-    return 1e-5 + (base - 1e-5) * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
 
 def main() -> None:
@@ -121,9 +116,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
-    a.run.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(a.run / "train.log"), logging.StreamHandler()])
+    setup_logging(a.run)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     us = read_openalpr_folder(US_SCENES)
@@ -133,13 +126,7 @@ def main() -> None:
     model = Detector()
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-    step, best, elapsed = 0, -1.0, 0.0
-    last = a.run / "last.pt"
-    if last.exists():
-        ck = torch.load(last, weights_only=False)
-        model.load_state_dict(ck["model"]); ema.load_state_dict(ck["ema"]); opt.load_state_dict(ck["opt"])
-        step, best, elapsed = ck["step"], ck["best"], ck.get("elapsed", 0.0)
-        log.info("resumed at step %d (best recall %.3f)", step, best)
+    step, best, elapsed = resume(a.run, model, ema, opt)
     batches = Batches(load_scenes(train_scenes), a.batch, seed=step)
     t0, parts = time.time(), []
     while step < a.steps:
@@ -152,13 +139,7 @@ def main() -> None:
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
-        decay = min(0.998, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.state_dict().values(), model.state_dict().values()):
-                if pe.dtype.is_floating_point:
-                    pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
-                else:
-                    pe.copy_(pm)
+        ema_update(ema, model, step, max_decay=0.998)
         parts.append(info)
         step += 1
         if step % 25 == 0:
@@ -173,9 +154,7 @@ def main() -> None:
                 best = recall
                 torch.save({"ema": ema.state_dict(), "step": step, "recall": recall}, a.run / "best.pt")
             log.info("step %d val recall %.3f false/frame %.2f (best %.3f), training time %.0f s", step, recall, fp, best, elapsed)
-            torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                        "step": step, "best": best, "elapsed": elapsed}, a.run / "last.tmp")
-            (a.run / "last.tmp").rename(last)
+            save_last(a.run, model, ema, opt, step, best, elapsed)
             t0 = time.time()
     log.info("done: %d steps, best val recall %.3f, %.0f s of training", step, best, elapsed)
 

@@ -12,7 +12,6 @@ import argparse
 import copy
 import glob
 import logging
-import math
 import queue
 import random
 import threading
@@ -27,6 +26,7 @@ from torch import nn
 from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W
 from appliance.synth.degrade import training_sample
 from training.reader.model import Reader
+from training.loop import ema_update, lr_at, resume, save_last, setup_logging
 from training.splits import crops_in
 
 log = logging.getLogger("train")
@@ -106,42 +106,29 @@ def evaluate(model: nn.Module, real: list) -> float:
     return sum(p == t for p, (_, t) in zip(pred, real)) / max(1, len(real))
 
 
-def lr_at(step: int, total: int, base: float) -> float:
-    warm = max(1, total // 20)
-    if step < warm:
-        return base * (step + 1) / warm
-    t = (step - warm) / max(1, total - warm)
-    return 1e-5 + (base - 1e-5) * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--synth", type=Path, default=Path(".cache/reader"))
     p.add_argument("--run", type=Path, default=Path(".cache/reader-run"))
-    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--real-frac", type=float, default=0.3)
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
-    a.run.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
-                        handlers=[logging.FileHandler(a.run / "train.log"), logging.StreamHandler()])
+    setup_logging(a.run)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = Reader()
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
-    step, best, elapsed = 0, -1.0, 0.0
-    last = a.run / "last.pt"
-    if last.exists():
-        ck = torch.load(last, weights_only=False)
-        model.load_state_dict(ck["model"]); ema.load_state_dict(ck["ema"]); opt.load_state_dict(ck["opt"])
-        step, best, elapsed = ck["step"], ck["best"], ck.get("elapsed", 0.0)
-        log.info("resumed at step %d (best val %.3f, %.0f s so far)", step, best, elapsed)
+    step, best, elapsed = resume(a.run, model, ema, opt)
     real_train, real_val = load_real("train"), load_real("val")
     # Synthetic only for the first 10 % of steps, then ~30 % real crops in every batch.
-    batches = Batches(a.synth, real_train, a.batch, lambda s: 0.0 if s + step < a.steps // 10 else a.real_frac, seed=step)
+    start = step
+    batches = Batches(a.synth, real_train, a.batch, lambda s: 0.0 if s + start < a.steps // 10 else a.real_frac, seed=step)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     t0, losses = time.time(), []
     while step < a.steps:
@@ -157,13 +144,7 @@ def main() -> None:
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        decay = min(0.999, (1 + step) / (10 + step))
-        with torch.no_grad():
-            for pe, pm in zip(ema.state_dict().values(), model.state_dict().values()):
-                if pe.dtype.is_floating_point:
-                    pe.mul_(decay).add_(pm.detach(), alpha=1 - decay)
-                else:
-                    pe.copy_(pm)
+        ema_update(ema, model, step, max_decay=0.999)
         losses.append(loss.item())
         step += 1
         if step % 50 == 0:
@@ -177,9 +158,7 @@ def main() -> None:
                 best = acc
                 torch.save({"ema": ema.state_dict(), "step": step, "val": acc}, a.run / "best.pt")
             log.info("step %d val exact %.3f (best %.3f) training time %.0f s", step, acc, best, elapsed)
-            torch.save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                        "step": step, "best": best, "elapsed": elapsed}, a.run / "last.tmp")
-            (a.run / "last.tmp").rename(last)
+            save_last(a.run, model, ema, opt, step, best, elapsed)
             t0 = time.time()
     log.info("done: %d steps, best val exact %.3f, %.0f s of training", step, best, elapsed)
 
