@@ -92,6 +92,7 @@ def bench_pipeline(seconds: float, as_json: bool) -> int:
 
     from appliance.config import Config
     from appliance.runtime import build_pipeline
+    from appliance.store.keys import LocalKeyFile
     from appliance.store.store import Store
     from appliance.synth.driveby import standard_driveby
     from firmware.camera.replay import ReplayCamera
@@ -105,7 +106,7 @@ def bench_pipeline(seconds: float, as_json: bool) -> int:
             cfg = replace(base, store=replace(base.store, path=Path(tmp)),
                           recognition=replace(base.recognition, workers=workers))
             camera = ReplayCamera(frames, fps=30, loop=True, camera_id="bench")
-            store = Store.open(cfg.store.path)
+            store = Store.open(cfg.store.path, keys=LocalKeyFile(Path(tmp).parent / f"{Path(tmp).name}.key"))
             pipeline = build_pipeline(cfg, store, camera=camera)
             pipeline.start()
             time.sleep(seconds)

@@ -43,6 +43,9 @@ def _eval(a: argparse.Namespace) -> int:
 
 def _bench(a: argparse.Namespace) -> int:
     from appliance.bench import bench_pipeline, run_bench
+    if a.what == "hotlist":
+        from appliance.hotlists.bench import run_bench as hotlist_bench
+        return hotlist_bench(a.json)
     if a.what == "pipeline":
         return bench_pipeline(a.seconds, a.json)
     return run_bench(a.frames, a.json)
@@ -84,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int, default=1)
     e.set_defaults(func=_eval)
     b = sub.add_parser("bench", help="speed and memory benchmarks (not a test)")
-    b.add_argument("what", choices=["recognition", "pipeline"], help="what to benchmark")
+    b.add_argument("what", choices=["recognition", "pipeline", "hotlist"], help="what to benchmark")
     b.add_argument("--frames", type=int, default=30, help="recognition: frames per configuration")
     b.add_argument("--seconds", type=float, default=30, help="pipeline: seconds per configuration")
     b.add_argument("--json", action="store_true")
@@ -102,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     ck = csub.add_parser("check", help="print 'FILE: ok' and a summary (exit 0), or every problem (exit 2)")
     ck.add_argument("file", metavar="FILE", help="the TOML file, e.g. /etc/alpr/alpr.toml")
     ck.set_defaults(func=_config)
+    from appliance.store.command import add_parser as add_store_parser
+    add_store_parser(sub)  # alpr store rotate-key | wipe --yes-destroy-all-data
     return p
 
 

@@ -26,6 +26,7 @@ from appliance import users
 from appliance.config import Config
 from appliance.errors import NotBuiltError
 from appliance.runtime import build_pipeline, wait_for_signal
+from appliance.store.keys import LocalKeyFile
 from appliance.store.store import Store
 from appliance.synth.driveby import standard_driveby
 from webui import create_app
@@ -87,7 +88,8 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     data.mkdir(parents=True, exist_ok=True)
     plates = write_driveby(data / "driveby")
     cfg = demo_config(data, port)
-    store = Store.open(cfg.store.path, frame_max_width=cfg.tracker.frame_max_width)
+    keys = LocalKeyFile(data / "keys" / "store.key")  # the demo's own key, outside DIR/store
+    store = Store.open(cfg.store.path, keys=keys, frame_max_width=cfg.tracker.frame_max_width)
     password = secrets.token_urlsafe(16)
     if users.find_user(store, DEMO_USER) is None:
         users.create_user(store, DEMO_USER, password)
@@ -95,7 +97,8 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
         users.set_password(store, DEMO_USER, password)
     pipeline = build_pipeline(cfg, store)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per page request
-    app = create_app(cfg.store.path, {"health_provider": lambda: pipeline.health.snapshot(pipeline.frames)})
+    app = create_app(cfg.store.path, {"health_provider": lambda: pipeline.health.snapshot(pipeline.frames),
+                                          "store_keys": keys})
     server = make_server(cfg.web.host, port, app, threaded=True)
     url = f"http://{cfg.web.host}:{server.server_port}"
     threading.Thread(target=server.serve_forever, name="webui", daemon=True).start()

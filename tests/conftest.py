@@ -7,6 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# A busy CI machine makes per-example timings meaningless; speed is benchmarked, not tested.
+settings.register_profile("ci", deadline=None)
+settings.load_profile("ci")
 
 from appliance.recognition.detector import PlateDetector
 from appliance.recognition.engine import Recognizer
@@ -37,3 +42,9 @@ def alpr(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the real `alpr` command line (as `python -m appliance`) and capture its output."""
     return subprocess.run([sys.executable, "-m", "appliance", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)
+
+
+@pytest.fixture(autouse=True)
+def _store_key_in_tmp(tmp_path_factory, monkeypatch):
+    """Stores opened with the default key keep it in a temp folder, never /var/lib/alpr-keys."""
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path_factory.mktemp("credentials")))

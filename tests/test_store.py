@@ -1,4 +1,8 @@
-"""The store on real SQLite files and real JPEGs: round trip, order, WAL, crash safety, schema, accounts."""
+"""The store on real SQLCipher files and sealed JPEGs: round trip, order, WAL, crash safety, schema, accounts.
+
+The encryption itself (no plaintext on disk, keys, rotation, wipe, v1 upgrade, damage,
+SIGKILL) is tested in test_store_crypto.py.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ import os
 import time
 
 import re
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -15,11 +18,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from sqlcipher3 import dbapi2 as sqlcipher
 
 from appliance import users
 from appliance.errors import AccountError, ImageError, StoreError
 from appliance.ids import uuid7
-from appliance.store import Store
+from appliance.store import LocalKeyFile, Store
+from appliance.store.crypto import database_key
 from appliance.store.schema import LATEST
 from appliance.types import Alternative, Read
 
@@ -46,20 +51,39 @@ def make_read(text: str = "7ABC123", at: datetime = T0, seed: int = 1, **kw) -> 
     return Read(**fields)
 
 
+def keys_for(folder: Path) -> LocalKeyFile:
+    """Each test store's key file, outside its folder as on the device (never /var/lib/alpr-keys)."""
+    return LocalKeyFile(folder.parent / "keys" / f"{folder.name}.key")
+
+
+def open_store(folder: Path, **kw) -> Store:
+    return Store.open(folder, keys=keys_for(folder), **kw)
+
+
 @pytest.fixture
 def store(tmp_path: Path):
-    s = Store.open(tmp_path / "store")
+    s = open_store(tmp_path / "store")
     yield s
     s.close()
 
 
-def raw(folder: Path, timeout: float = 0.0) -> sqlite3.Connection:
-    """A plain second connection, as another process (the web UI, a backup tool) would open."""
-    return sqlite3.connect(folder / "alpr.db", timeout=timeout, isolation_level=None)
+def db_key(folder: Path) -> str:
+    return database_key(keys_for(folder).load())
 
 
-def jpegs(folder: Path) -> list[Path]:
-    return sorted((folder / "images").rglob("*.jpg"))
+def raw(folder: Path, timeout: float = 0.0) -> sqlcipher.Connection:
+    """A plain second connection with the key, as another process (the web UI, a backup tool) would open."""
+    conn = sqlcipher.connect(str(folder / "alpr.db"), timeout=timeout, isolation_level=None)
+    conn.execute(f'PRAGMA key = "{db_key(folder)}"')
+    return conn
+
+
+def image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in (folder / "images").rglob("*") if p.is_file())
+
+
+def decoded(store: Store, read_id: str, kind: str) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(store.image_bytes(read_id, kind), np.uint8), cv2.IMREAD_COLOR)
 
 
 def test_round_trip_keeps_every_field_and_both_images(store: Store) -> None:
@@ -73,16 +97,16 @@ def test_round_trip_keeps_every_field_and_both_images(store: Store) -> None:
     # times keep milliseconds (the microseconds below them are dropped on purpose)
     assert got.last_seen == T0.replace(microsecond=183000)
     assert got.first_seen == (T0 - timedelta(seconds=2)).replace(microsecond=183000)
-    crop = cv2.imread(str(store.image_path(read.id, "crop")))
+    crop = decoded(store, read.id, "crop")
     assert crop.shape == read.crop.shape
     assert np.abs(crop.astype(int) - read.crop).mean() < 3
-    frame = cv2.imread(str(store.image_path(read.id, "frame")))
+    frame = decoded(store, read.id, "frame")
     assert frame.shape == (720, 1280, 3)  # downscaled to the store's frame width
     expected = cv2.resize(read.frame, (1280, 720), interpolation=cv2.INTER_AREA)
     assert np.abs(frame.astype(int) - expected).mean() < 3
     assert store.count() == 1
     assert store.get_read(uuid7()) is None
-    assert store.image_path(uuid7(), "crop") is None
+    assert store.image_path(uuid7(), "crop") is None and store.image_bytes(uuid7(), "crop") is None
 
 
 def test_times_are_stored_as_rfc3339_utc_with_milliseconds(store: Store) -> None:
@@ -114,7 +138,7 @@ def test_wal_mode_and_busy_timeout_are_on(store: Store) -> None:
 def test_a_reader_in_a_transaction_does_not_block_the_writer(tmp_path: Path) -> None:
     # Only WAL allows this: in rollback-journal mode the commit below would fail with
     # "database is locked" while the reader holds its snapshot.
-    store = Store.open(tmp_path / "store", busy_timeout_s=0.2)
+    store = open_store(tmp_path / "store", busy_timeout_s=0.2)
     store.add_read(make_read("AAA111"))
     reader = raw(store.folder)
     reader.execute("BEGIN")
@@ -128,11 +152,12 @@ def test_a_reader_in_a_transaction_does_not_block_the_writer(tmp_path: Path) -> 
 
 def test_another_process_reads_while_a_write_is_in_progress(store: Store) -> None:
     store.add_read(make_read("AAA111"))
-    script = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=0); "
+    script = ("import sys; from sqlcipher3 import dbapi2 as s; c = s.connect(sys.argv[1], timeout=0); "
+              "c.execute('PRAGMA key = \"' + sys.argv[2] + '\"'); "
               "print(c.execute('SELECT group_concat(text) FROM reads').fetchone()[0])")
     with store.database.atomic():  # the writer holds an open write transaction
         store.add_read(make_read("BBB222", at=T0 + timedelta(seconds=1)))
-        seen = subprocess.run([sys.executable, "-c", script, str(store.folder / "alpr.db")],
+        seen = subprocess.run([sys.executable, "-c", script, str(store.folder / "alpr.db"), db_key(store.folder)],
                               capture_output=True, text=True, timeout=60)
         assert seen.returncode == 0, seen.stderr
         assert seen.stdout.strip() == "AAA111"  # committed data only, and no "database is locked"
@@ -158,27 +183,27 @@ def test_a_failure_between_image_write_and_commit_leaves_no_row_and_no_files(sto
         store.add_read(read)
     assert store.count() == 0
     assert store.get_read(read.id) is None
-    assert jpegs(store.folder) == []
+    assert image_files(store.folder) == []
     assert list((store.folder / "images" / ".incoming").iterdir()) == []
 
 
 def test_half_written_files_left_by_a_crash_are_swept_at_open(tmp_path: Path) -> None:
-    Store.open(tmp_path / "store").close()
-    leftover = tmp_path / "store" / "images" / ".incoming" / "x.crop.jpg.part"
-    leftover.write_bytes(b"\xff\xd8 half a jpeg")
-    Store.open(tmp_path / "store").close()
+    open_store(tmp_path / "store").close()
+    leftover = tmp_path / "store" / "images" / ".incoming" / "x.crop.enc.part"
+    leftover.write_bytes(b"half a sealed image")
+    open_store(tmp_path / "store").close()
     assert leftover.exists()  # fresh: perhaps another process is writing it right now
     old = time.time() - 600
     os.utime(leftover, (old, old))
-    Store.open(tmp_path / "store").close()
+    open_store(tmp_path / "store").close()
     assert not leftover.exists()
 
 
 def test_schema_version_is_recorded_once(tmp_path: Path) -> None:
-    Store.open(tmp_path / "store").close()
-    Store.open(tmp_path / "store").close()
+    open_store(tmp_path / "store").close()
+    open_store(tmp_path / "store").close()
     rows = raw(tmp_path / "store").execute("SELECT version FROM schema_version").fetchall()
-    assert rows == [(1,)] and LATEST == 1
+    assert rows == [(1,), (2,)] and LATEST == 2
 
 
 def test_the_models_match_the_frozen_schema(store: Store) -> None:
@@ -190,32 +215,32 @@ def test_the_models_match_the_frozen_schema(store: Store) -> None:
 
 
 def test_a_store_newer_than_the_software_is_refused(tmp_path: Path) -> None:
-    Store.open(tmp_path / "store").close()
+    open_store(tmp_path / "store").close()
     raw(tmp_path / "store").execute("INSERT INTO schema_version VALUES (99, '2030-01-01T00:00:00.000Z')")
     with pytest.raises(StoreError, match="schema version 99, newer than this software knows"):
-        Store.open(tmp_path / "store")
+        open_store(tmp_path / "store")
 
 
 def test_reopening_an_existing_store_keeps_reads_and_images(tmp_path: Path) -> None:
     read = make_read()
-    with Store.open(tmp_path / "store") as s:
+    with open_store(tmp_path / "store") as s:
         s.add_read(read)
-    with Store.open(tmp_path / "store") as s:
+    with open_store(tmp_path / "store") as s:
         assert s.count() == 1
         assert s.get_read(read.id).text == "7ABC123"
-        assert s.image_path(read.id, "frame").is_file()
+        assert s.image_path(read.id, "frame").is_file() and decoded(s, read.id, "frame").shape == (720, 1280, 3)
         s.add_read(make_read("XYZ789", at=T0 + timedelta(seconds=5)))
         assert [r.text for r in s.latest_reads(5)] == ["XYZ789", "7ABC123"]
 
 
 def test_two_stores_in_one_process_stay_apart(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "a") as a, Store.open(tmp_path / "b") as b:
+    with open_store(tmp_path / "a") as a, open_store(tmp_path / "b") as b:
         a.add_read(make_read("AAA111"))
         assert (a.count(), b.count()) == (1, 0)
 
 
 def test_a_closed_store_says_so(tmp_path: Path) -> None:
-    s = Store.open(tmp_path / "store")
+    s = open_store(tmp_path / "store")
     s.close()
     with pytest.raises(StoreError, match="is closed; open it again"):
         s.count()
@@ -226,7 +251,7 @@ def test_a_duplicate_id_is_refused_and_the_first_images_survive(store: Store) ->
     store.add_read(read)
     with pytest.raises(StoreError, match="already stored"):
         store.add_read(make_read("OTHER1", id=read.id, seed=3))
-    assert store.image_path(read.id, "crop").is_file() and store.get_read(read.id).text == "7ABC123"
+    assert decoded(store, read.id, "crop").shape == read.crop.shape and store.get_read(read.id).text == "7ABC123"
 
 
 @pytest.mark.parametrize("change, error, words", [
@@ -238,12 +263,14 @@ def test_a_duplicate_id_is_refused_and_the_first_images_survive(store: Store) ->
 def test_bad_reads_are_refused_before_anything_is_written(store: Store, change, error, words) -> None:
     with pytest.raises(error, match=words):
         store.add_read(make_read(**change))
-    assert store.count() == 0 and jpegs(store.folder) == []
+    assert store.count() == 0 and image_files(store.folder) == []
 
 
 def test_bad_image_kind_names_the_allowed_ones(store: Store) -> None:
     with pytest.raises(ValueError, match="image kind must be one of crop, frame; got 'thumb'"):
         store.image_path(uuid7(), "thumb")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="image kind must be one of crop, frame; got 'thumb'"):
+        store.image_bytes(uuid7(), "thumb")  # type: ignore[arg-type]
 
 
 # -- accounts live in the same database --------------------------------------------------

@@ -24,7 +24,7 @@ from webui.state import WebState
 
 log = logging.getLogger(__name__)
 
-OPTIONS = ("health_provider", "password_hasher", "refresh_seconds", "reads_on_page")
+OPTIONS = ("health_provider", "password_hasher", "refresh_seconds", "reads_on_page", "store_keys")
 PUBLIC_ENDPOINTS = {"auth.login", "static"}
 SECRET_FILE = "webui-secret.key"
 CSP = ("default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -38,7 +38,8 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
 
     `config` holds upper-case Flask keys (SECRET_KEY, WTF_CSRF_ENABLED, SESSION_COOKIE_SECURE
     ...) and these lower-case options: health_provider (a callable returning the pipeline's
-    health dict), password_hasher (an argon2 PasswordHasher), refresh_seconds, reads_on_page.
+    health dict), password_hasher (an argon2 PasswordHasher), refresh_seconds, reads_on_page,
+    store_keys (the store's KeyProvider; default: the device key file).
     """
     config = dict(config or {})
     unknown = sorted(k for k in config if not k.isupper() and k not in OPTIONS)
@@ -57,7 +58,7 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
     )
     app.config.update(config)
     store_folder = Path(store_folder)
-    store = Store.open(store_folder)
+    store = Store.open(store_folder, keys=options.get("store_keys"))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(store_folder / SECRET_FILE)
     app.extensions["alpr"] = WebState(store=store, hasher=options.get("password_hasher") or PasswordHasher(),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, render_template, send_file
 
+from appliance.store import ImageDamagedError
 from appliance.store.times import to_rfc3339
 from webui.state import web_state
 
@@ -35,7 +37,10 @@ def image(read_id: str, kind: str):
     """A read's plate crop or frame as JPEG (signed-in users only, like every page but sign-in)."""
     if not _READ_ID.fullmatch(read_id):
         abort(404)
-    path = web_state().store.image_path(read_id, kind)
-    if path is None or not path.is_file():
+    try:  # decrypted in memory: the image is never a plaintext file (the store's files are sealed)
+        data = web_state().store.image_bytes(read_id, kind)
+    except ImageDamagedError:  # marked damaged in the store; the page shows a broken image
         abort(404)
-    return send_file(path, mimetype="image/jpeg", max_age=0, conditional=False)
+    if data is None:
+        abort(404)
+    return send_file(io.BytesIO(data), mimetype="image/jpeg", max_age=0, conditional=False)

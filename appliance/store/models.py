@@ -13,7 +13,7 @@ so that a later change here comes with a migration instead of silently changing 
 
 from __future__ import annotations
 
-from peewee import BooleanField, CharField, FloatField, IntegerField, Model, SqliteDatabase, TextField
+from peewee import BlobField, BooleanField, CharField, FloatField, IntegerField, Model, SqliteDatabase, TextField
 
 UNBOUND = SqliteDatabase(None)
 
@@ -24,7 +24,7 @@ class _Base(Model):
 
 
 class ReadRow(_Base):
-    """One vehicle pass (appliance.types.Read) without its pixels; those are files."""
+    """One vehicle pass (appliance.types.Read) without its pixels; those are encrypted files."""
 
     id = CharField(primary_key=True, max_length=36)  # uuid7, so it sorts by creation time
     device_id = TextField()
@@ -45,6 +45,10 @@ class ReadRow(_Base):
     crop_file = TextField()  # relative to the store folder
     frame_file = TextField()
     stored_at = TextField()
+    crop_key = BlobField(null=True)  # the crop's AES-GCM key wrapped by the master key; NULL: destroyed
+    frame_key = BlobField(null=True)
+    crop_damaged = BooleanField(default=False)  # its file failed authentication on a read
+    frame_damaged = BooleanField(default=False)
 
     class Meta:
         table_name = "reads"

@@ -1,7 +1,9 @@
 """Schema versions and the migrations between them, run when a store opens.
 
 Each migration is frozen SQL: once released it never changes, a new one is appended.
-Version 1 holds reads, users and the schema_version table itself.
+Version 1 holds reads, users and the schema_version table itself. Version 2 (the
+encrypted store) adds each image's wrapped key and a damaged mark per image; a v1 store's
+images are encrypted by `upgrade.py` right after this migration has run on its copy.
 """
 
 from __future__ import annotations
@@ -51,7 +53,14 @@ _V1 = (
         disabled INTEGER NOT NULL DEFAULT 0)""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+_V2 = (
+    "ALTER TABLE reads ADD COLUMN crop_key BLOB",  # AES-KW wrapped image key; NULL: no image (shredded)
+    "ALTER TABLE reads ADD COLUMN frame_key BLOB",
+    "ALTER TABLE reads ADD COLUMN crop_damaged INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE reads ADD COLUMN frame_damaged INTEGER NOT NULL DEFAULT 0",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 LATEST = max(MIGRATIONS)
 
 

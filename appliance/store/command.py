@@ -1,0 +1,68 @@
+"""`alpr store rotate-key` and `alpr store wipe`: the store's admin commands.
+
+Both need the store closed everywhere (stop the alpr service and web UI first); the folder
+lock refuses them otherwise. `cli.py` wires them with `add_parser(sub)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from appliance.store.keys import LocalKeyFile, default_key_path
+
+CONFIRM_FLAG = "--yes-destroy-all-data"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add `store rotate-key` and `store wipe` to the `alpr` command group."""
+    s = sub.add_parser("store", help="administer the encrypted store: rotate its key, crypto-wipe it "
+                                     "(stop the alpr service first)")
+    ssub = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    r = ssub.add_parser("rotate-key", help="re-encrypt the database and re-wrap every image key under a new "
+                                           "master key, without loss")
+    w = ssub.add_parser("wipe", help="crypto-wipe a decommissioned device: destroy the key and the "
+                                     "database's key material; nothing opens afterwards")
+    for p in (r, w):
+        p.add_argument("--config", help="TOML config file naming store.path (default /etc/alpr/alpr.toml)")
+        p.add_argument("--store", help="store folder (default: store.path from the config)")
+        p.add_argument("--key-file", help=f"master key file (default {default_key_path()})")
+    w.add_argument(CONFIRM_FLAG, dest="confirm", action="store_true",
+                   help="required: say that every read and image on this device is to be destroyed")
+    r.set_defaults(func=rotate)
+    w.set_defaults(func=wipe)
+
+
+def rotate(a: argparse.Namespace) -> int:
+    from appliance.store.admin import rotate_key
+    folder, keys = _target(a)
+    report = rotate_key(folder, keys)
+    print(f"{folder}: master key rotated in {keys.path}; {report.reads} reads kept, "
+          f"{report.image_keys} image keys re-wrapped")
+    return 0
+
+
+def wipe(a: argparse.Namespace) -> int:
+    from appliance.store.admin import wipe as wipe_store
+    folder, keys = _target(a)
+    if not a.confirm:
+        print(f"alpr store wipe: this destroys every read and image in {folder} for good; "
+              f"run it again with {CONFIRM_FLAG} to confirm")
+        return 2
+    report = wipe_store(folder, keys, confirm=True)
+    for item in report.destroyed:
+        print(f"destroyed {item}")
+    for item in report.failed:
+        print(f"could NOT destroy {item}: remove it by hand (e.g. systemd-creds / the credential store)")
+    print(f"{folder}: crypto-wiped; nothing in it can be opened")
+    return 1 if report.failed else 0
+
+
+def _target(a: argparse.Namespace) -> tuple[Path, LocalKeyFile]:
+    if a.store:
+        folder = Path(a.store)
+    else:
+        from appliance.config import load_config
+        folder = Path(load_config(Path(a.config) if a.config else None, os.environ).store.path)
+    return folder, LocalKeyFile(Path(a.key_file) if a.key_file else None)
