@@ -12,15 +12,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the suite needs, installed only when missing (none needed yet beyond
-# what Python wheels bring; the browser tests will add chromium here).
-APT_PACKAGES :=
+# Debian packages the suite needs, installed only when missing: systemd-analyze, nft and
+# shellcheck check the device image's units, firewall and scripts (tests/test_image_build.py).
+APT_PACKAGES := systemd nftables shellcheck
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi
 
+# The whole suite, then the hardware-in-the-loop suite against the simulated rig.
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q
+	$(PY) -m pytest hw-tests --rig sim -q -p no:cacheprovider
 
 # The appliance on a replayed drive-by with the web UI on http://127.0.0.1:8080 (Ctrl-C stops).
 demo: $(STAMP)

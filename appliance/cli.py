@@ -43,6 +43,9 @@ def _eval(a: argparse.Namespace) -> int:
 
 def _bench(a: argparse.Namespace) -> int:
     from appliance.bench import bench_pipeline, run_bench
+    if a.what == "store":
+        from appliance.store.bench import run_bench as store_bench
+        return store_bench(a.reads, a.json, folder=Path(a.dir) if a.dir else None)
     if a.what == "hotlist":
         from appliance.hotlists.bench import run_bench as hotlist_bench
         return hotlist_bench(a.json)
@@ -71,7 +74,9 @@ def _config(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from importlib.metadata import version
     p = argparse.ArgumentParser(prog="alpr", description="Licence-plate reader appliance.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {version('alpr-appliance')}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("read", help="read plates in still images (one JSON line per image with --json)")
     r.add_argument("images", nargs="+", metavar="IMAGE")
@@ -87,9 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int, default=1)
     e.set_defaults(func=_eval)
     b = sub.add_parser("bench", help="speed and memory benchmarks (not a test)")
-    b.add_argument("what", choices=["recognition", "pipeline", "hotlist"], help="what to benchmark")
+    b.add_argument("what", choices=["recognition", "pipeline", "hotlist", "store"], help="what to benchmark")
     b.add_argument("--frames", type=int, default=30, help="recognition: frames per configuration")
     b.add_argument("--seconds", type=float, default=30, help="pipeline: seconds per configuration")
+    b.add_argument("--reads", type=int, default=1_000_000, help="store: metadata reads to insert (default 1,000,000)")
+    b.add_argument("--dir", help="store: folder for the throw-away store (default: the system temp folder)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_bench)
     run = sub.add_parser("run", help="the device process: camera -> recognition -> tracker -> store, until SIGTERM")

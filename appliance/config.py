@@ -113,6 +113,16 @@ class TrackerConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     path: Path = setting(Path("/var/lib/alpr/store"), "data folder for the encrypted database and images (absolute)")
+    retention_non_hit_days: float = setting(30, "days a non-hit read stays on the device after the hub confirmed "
+                                            "receipt (POLICY RT-1); nothing the hub has not confirmed is purged", lo=0, hi=36500)
+    retention_image_days: float = setting(30, "days the images of a non-hit read stay after the hub confirmed it; "
+                                          "less than retention_non_hit_days deletes images first and keeps the metadata", lo=0, hi=36500)
+    retention_hit_days: float = setting(365, "days a hit (hotlist match) and its images stay after the hub confirmed it",
+                                        lo=0, hi=36500)
+    capacity_high_percent: float = setting(90, "disk use (percent) at which images of non-hit reads are deleted, "
+                                           "oldest first, and an alarm is raised; metadata is never deleted", lo=50, hi=99)
+    capacity_low_percent: float = setting(85, "disk use (percent) the capacity purge deletes images down to; "
+                                          "must be below capacity_high_percent", lo=10, hi=98)
     keep_frame: bool = setting(True, "keep each non-hit read's full frame beside its plate crop; false keeps only "
                                "the crop (hits always keep their frame)")
 
@@ -330,6 +340,9 @@ def _cross_checks(c: dict[str, Any], errors: list[str]) -> None:
             if value in pins:
                 errors.append(f"{key} and {pins[value]} use the same pin {value}; each device needs its own pin")
             pins.setdefault(value, key)
+    hi, lo = c.get("store.capacity_high_percent"), c.get("store.capacity_low_percent")
+    if isinstance(hi, (int, float)) and isinstance(lo, (int, float)) and lo >= hi:
+        errors.append(f"store.capacity_low_percent ({lo}) must be below store.capacity_high_percent ({hi})")
 
 
 def _hub_url(url: str) -> str | None:

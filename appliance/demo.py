@@ -25,9 +25,8 @@ from werkzeug.serving import make_server
 from appliance import users
 from appliance.config import Config
 from appliance.errors import NotBuiltError
-from appliance.runtime import build_pipeline, wait_for_signal
+from appliance.runtime import build_pipeline, open_store, wait_for_signal
 from appliance.store.keys import LocalKeyFile
-from appliance.store.store import Store
 from appliance.synth.driveby import standard_driveby
 from webui import create_app
 
@@ -89,7 +88,7 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     plates = write_driveby(data / "driveby")
     cfg = demo_config(data, port)
     keys = LocalKeyFile(data / "keys" / "store.key")  # the demo's own key, outside DIR/store
-    store = Store.open(cfg.store.path, keys=keys, frame_max_width=cfg.tracker.frame_max_width)
+    store = open_store(cfg, keys)
     password = secrets.token_urlsafe(16)
     if users.find_user(store, DEMO_USER) is None:
         users.create_user(store, DEMO_USER, password)

@@ -96,7 +96,8 @@ class Pipeline:
     """Runs one camera through recognition, tracking and storage on named threads."""
 
     def __init__(self, camera, recognizers: list, tracker, write_read: Callable[[Read], None],
-                 queue_size: int = 4, reopen_backoff_s: float = 1.0) -> None:
+                 queue_size: int = 4, reopen_backoff_s: float = 1.0,
+                 housekeeping: Callable[[], None] | None = None, housekeeping_interval_s: float = 300.0) -> None:
         self.camera = camera
         self.recognizers = recognizers  # one Recognizer per worker: sessions are not shared
         self.tracker = tracker
@@ -105,6 +106,8 @@ class Pipeline:
         self.health = Health()
         self.stop_event = threading.Event()
         self.reopen_backoff_s = reopen_backoff_s
+        self.housekeeping = housekeeping  # store purge/capacity work: runs on the writer thread
+        self.housekeeping_interval_s = housekeeping_interval_s
         self._results: queue.Queue = queue.Queue()
         self._writes: queue.Queue = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -225,9 +228,25 @@ class Pipeline:
         for r in reads:
             self._writes.put(r)
 
+    def workers_alive(self) -> dict[str, Callable[[], bool]]:
+        """Liveness of every thread, for the systemd watchdog."""
+        return {t.name: t.is_alive for t in self._threads}
+
     def _writer_loop(self) -> None:
+        next_housekeeping = time.monotonic() + 5.0
         while True:
-            read = self._writes.get()
+            try:
+                read = self._writes.get(timeout=1.0)
+            except queue.Empty:
+                read = None
+            if self.housekeeping and time.monotonic() >= next_housekeeping:
+                next_housekeeping = time.monotonic() + self.housekeeping_interval_s
+                try:  # on this thread: the store has one writer
+                    self.housekeeping()
+                except Exception:
+                    log.exception("store housekeeping failed; retried in %.0f s", self.housekeeping_interval_s)
+            if read is None:
+                continue
             if read is _DONE:
                 return
             try:

@@ -16,9 +16,11 @@ from appliance.pipeline import Pipeline
 from appliance.recognition.detector import PlateDetector
 from appliance.recognition.engine import Recognizer
 from appliance.recognition.reader import PlateReader
+from appliance.store.retention import PurgeSchedule, RetentionPolicy, Watermarks
 from appliance.store.store import Store
 from appliance.tracker import Tracker
 from firmware.camera import make_camera
+from firmware.watchdog import FrameFlowCheck, Notifier, Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +47,29 @@ def build_tracker(cfg: Config) -> Tracker:
                    min_frames=t.min_frames, min_confidence=t.min_confidence, frame_max_width=t.frame_max_width)
 
 
+def store_housekeeping(cfg: Config, store: Store):
+    """Daily retention purge and the capacity watermark, run on the store's writer thread."""
+    policy, marks = RetentionPolicy.from_config(cfg.store), Watermarks.from_config(cfg.store)
+    schedule = PurgeSchedule(store.last_purge())
+
+    def run() -> None:
+        schedule.run_if_due(lambda now: store.purge(now, policy))
+        store.free_space(marks)
+    return run
+
+
+def open_store(cfg: Config, keys=None) -> Store:
+    """The configured store; store alarms (disk full, capacity purge) go to the log."""
+    return Store.open(Path(cfg.store.path), keys=keys, frame_max_width=cfg.tracker.frame_max_width,
+                      keep_frame=cfg.store.keep_frame, watermarks=Watermarks.from_config(cfg.store),
+                      on_alarm=lambda message: log.error("store alarm: %s", message))
+
+
 def build_pipeline(cfg: Config, store: Store, camera=None) -> Pipeline:
     """The device loop for `cfg`; `camera` overrides the configured one (tests, demo)."""
     camera = camera or make_camera(cfg.camera.backend, **camera_options(cfg))
-    return Pipeline(camera, build_recognizers(cfg), build_tracker(cfg), store.add_read)
+    return Pipeline(camera, build_recognizers(cfg), build_tracker(cfg), store.add_read,
+                    housekeeping=store_housekeeping(cfg, store))
 
 
 def wait_for_signal(stop: threading.Event) -> None:
@@ -65,13 +86,22 @@ def wait_for_signal(stop: threading.Event) -> None:
 def run_device(cfg: Config, stop: threading.Event | None = None) -> int:
     """`alpr run`: the device process until SIGTERM; nothing complete is lost on the way out."""
     stop = stop or threading.Event()
-    store = Store.open(Path(cfg.store.path), frame_max_width=cfg.tracker.frame_max_width)
+    store = open_store(cfg)
     pipeline = build_pipeline(cfg, store)
     pipeline.start()
+    # systemd (Type=notify): ready once running; the watchdog is petted only while frames
+    # flow and every pipeline thread lives, so a stalled device is restarted.
+    notifier = Notifier()
+    watchdog = Watchdog(notifier, FrameFlowCheck(lambda: pipeline.health.last_frame_monotonic,
+                                                 workers=pipeline.workers_alive()))
+    notifier.ready(f"reading plates from {cfg.camera.camera_id}")
+    watchdog.start()
     log.info("running: camera %s (%s), %d worker(s)", cfg.camera.camera_id, cfg.camera.backend, cfg.recognition.workers)
     try:
         wait_for_signal(stop)
     finally:
+        notifier.stopping()
+        watchdog.stop()
         clean = pipeline.stop(timeout=5.0)
         store.close()
     return 0 if clean else 1

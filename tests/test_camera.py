@@ -13,6 +13,7 @@ import pytest
 
 from firmware.camera import (
     BACKENDS,
+    BackendMissing,
     BackendNotBuilt,
     Camera,
     CameraConfigError,
@@ -329,10 +330,10 @@ def test_make_camera_errors():
     with pytest.raises(CameraConfigError,
                        match="camera backend must be one of picamera2, jetson, opencv, replay; got 'pi'"):
         make_camera("pi")
-    with pytest.raises(BackendNotBuilt, match=r"'picamera2' is not built yet \(issue #10\).*\[pi\] extra"):
+    with pytest.raises(BackendMissing, match=r"picamera2.*\[pi\] extra"):
         make_camera("picamera2")
-    with pytest.raises(BackendNotBuilt, match=r"'jetson' is not built yet.*\[jetson\] extra"):
-        make_camera("jetson")
+    with pytest.raises(BackendMissing, match=r"jetson-utils.*\[jetson\] extra"):
+        make_camera("jetson", source="csi://0")
     with pytest.raises(CameraConfigError, match="'replay'.*resolution.*it accepts source, fps"):
         make_camera("replay", source=[], resolution=(1, 2))
     assert issubclass(BackendNotBuilt, NotImplementedError)

@@ -19,7 +19,7 @@ from appliance.errors import NotBuiltError, StoreError
 from appliance.store import HubBoundKey, ImageDamagedError, LocalKeyFile, Store, cipherdb, crypto
 from appliance.store.admin import rotate_key, wipe
 from appliance.store.keys import default_key_path
-from appliance.store.schema import MIGRATIONS
+from appliance.store.schema import LATEST, MIGRATIONS
 from appliance.store.times import to_rfc3339
 from test_store import PASSWORD, T0, keys_for, make_read, open_store, pattern, raw
 
@@ -327,7 +327,7 @@ def test_a_v1_store_is_encrypted_at_open_and_its_plaintext_removed(tmp_path: Pat
         assert {(i, k): s.image_bytes(i, k) for i, k in jpegs} == jpegs  # the very same JPEG bytes
         assert users.find_user(s, "bob") is not None
     assert leaks(folder) == [] and sorted(p.name for p in folder.iterdir()) == ["alpr.db", "images"]
-    assert raw(folder).execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
+    assert raw(folder).execute("SELECT max(version) FROM schema_version").fetchone() == (LATEST,)
 
     # A cut after the commit, before the plaintext was destroyed: the next open finishes the cleanup.
     (folder / "alpr.db.v1").write_bytes(v1_db)

@@ -7,10 +7,12 @@ the previous complete content. Never a half-written JPEG under a name a row poin
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 TEMP_SUFFIX = ".part"
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def write_atomic(path: Path, data: bytes, temp_dir: Path) -> None:
@@ -22,14 +24,23 @@ def write_atomic(path: Path, data: bytes, temp_dir: Path) -> None:
     tmp = temp_dir / (path.name + TEMP_SUFFIX)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        remove_quietly(tmp)  # on a full disk the half-written file would hold the space it could not fill
+        raise
     fsync_dir(path.parent)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` says the file system (or the user's quota) has no room left."""
+    return isinstance(exc, OSError) and exc.errno in DISK_FULL
 
 
 def fsync_dir(folder: Path) -> None:

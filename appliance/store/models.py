@@ -13,7 +13,8 @@ so that a later change here comes with a migration instead of silently changing 
 
 from __future__ import annotations
 
-from peewee import BlobField, BooleanField, CharField, FloatField, IntegerField, Model, SqliteDatabase, TextField
+from peewee import (BlobField, BooleanField, CharField, CompositeKey, FloatField, IntegerField, Model, SqliteDatabase,
+                    TextField)
 
 UNBOUND = SqliteDatabase(None)
 
@@ -49,9 +50,44 @@ class ReadRow(_Base):
     frame_key = BlobField(null=True)
     crop_damaged = BooleanField(default=False)  # its file failed authentication on a read
     frame_damaged = BooleanField(default=False)
+    hit = BooleanField(default=False)  # matched a hotlist (schema v3)
+    hold = BooleanField(default=False)  # purge leaves it alone while set
+    confirmed_at = TextField(null=True)  # when the hub confirmed receipt; NULL: not yet, never purged
+    crop_gone = TextField(null=True)  # why the crop is not kept (store.GONE_REASONS); NULL while it is
+    frame_gone = TextField(null=True)
 
     class Meta:
         table_name = "reads"
+
+
+class PurgeRecordRow(_Base):
+    """One purge run (RT-2): what it deleted and why; forwarded to the hub like reads."""
+
+    id = CharField(primary_key=True, max_length=36)  # uuid7
+    reason = TextField()  # "retention" or "capacity"
+    started_at = TextField()
+    finished_at = TextField(null=True)  # NULL: cut short (its counts still match what was deleted)
+    reads_deleted = IntegerField(default=0)
+    images_deleted = IntegerField(default=0)
+    oldest_read = TextField(null=True)  # last_seen of the oldest read touched; NULL when none
+    newest_read = TextField(null=True)
+    detail = TextField()  # JSON: the periods or watermarks applied, disk use
+    confirmed_at = TextField(null=True)  # when the hub confirmed receipt of this record
+
+    class Meta:
+        table_name = "purge_records"
+
+
+class PurgeItemRow(_Base):
+    """One read whose images a capacity purge destroyed (the hub may not have them: each is listed)."""
+
+    purge_id = CharField(max_length=36)
+    read_id = CharField(max_length=36)
+    images = IntegerField()  # how many of its image files went
+
+    class Meta:
+        table_name = "purge_items"
+        primary_key = CompositeKey("purge_id", "read_id")
 
 
 class UserRow(_Base):
@@ -78,4 +114,4 @@ class SchemaVersionRow(_Base):
         table_name = "schema_version"
 
 
-MODELS = (ReadRow, UserRow, SchemaVersionRow)
+MODELS = (ReadRow, UserRow, SchemaVersionRow, PurgeRecordRow, PurgeItemRow)

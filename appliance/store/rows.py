@@ -32,6 +32,16 @@ class StoredRead:
     frames_seen: int
     stored_at: datetime
     damaged: tuple[str, ...] = ()  # image kinds whose file failed authentication
+    hit: bool = False
+    hold: bool = False
+    confirmed_at: datetime | None = None  # when the hub confirmed receipt; None: not yet
+    gone: tuple[tuple[str, str], ...] = ()  # (kind, why) for each image not kept, e.g. ("frame", "not kept")
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        """The image kinds the store still holds for this read."""
+        missing = {kind for kind, _ in self.gone}
+        return tuple(k for k in ("crop", "frame") if k not in missing)
 
     def as_json(self) -> dict:
         """The JSON shape the hub API and the web UI share (times RFC 3339 UTC, milliseconds)."""
@@ -41,7 +51,7 @@ class StoredRead:
                 "alternatives": [{"text": a.text, "score": a.score} for a in self.alternatives],
                 "first_seen": to_rfc3339(self.first_seen), "last_seen": to_rfc3339(self.last_seen),
                 "clock_synced": self.clock_synced, "box": list(self.box), "direction": self.direction,
-                "frames_seen": self.frames_seen}
+                "frames_seen": self.frames_seen, "hit": self.hit, "images": list(self.images)}
 
 
 def row_fields(read: Read) -> dict:
@@ -71,4 +81,7 @@ def stored(r: ReadRow) -> StoredRead:
         first_seen=from_rfc3339(r.first_seen), last_seen=from_rfc3339(r.last_seen),
         clock_synced=bool(r.clock_synced), box=(r.box_x, r.box_y, r.box_w, r.box_h),
         direction=r.direction, frames_seen=r.frames_seen, stored_at=from_rfc3339(r.stored_at),
-        damaged=tuple(k for k, bad in (("crop", r.crop_damaged), ("frame", r.frame_damaged)) if bad))
+        damaged=tuple(k for k, bad in (("crop", r.crop_damaged), ("frame", r.frame_damaged)) if bad),
+        hit=bool(r.hit), hold=bool(r.hold),
+        confirmed_at=None if r.confirmed_at is None else from_rfc3339(r.confirmed_at),
+        gone=tuple((k, why) for k, why in (("crop", r.crop_gone), ("frame", r.frame_gone)) if why is not None))

@@ -4,6 +4,8 @@ Each migration is frozen SQL: once released it never changes, a new one is appen
 Version 1 holds reads, users and the schema_version table itself. Version 2 (the
 encrypted store) adds each image's wrapped key and a damaged mark per image; a v1 store's
 images are encrypted by `upgrade.py` right after this migration has run on its copy.
+Version 3 (retention) adds the hub's confirmation mark, the hit and hold flags, why an image
+is gone, the indexes that search and purge use, and the purge records (retention.py).
 """
 
 from __future__ import annotations
@@ -60,7 +62,33 @@ _V2 = (
     "ALTER TABLE reads ADD COLUMN frame_damaged INTEGER NOT NULL DEFAULT 0",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
+_V3 = (
+    "ALTER TABLE reads ADD COLUMN hit INTEGER NOT NULL DEFAULT 0",  # matched a hotlist: kept longer, keeps its frame
+    "ALTER TABLE reads ADD COLUMN hold INTEGER NOT NULL DEFAULT 0",  # never purged while set (legal holds build on it)
+    "ALTER TABLE reads ADD COLUMN confirmed_at TEXT",  # when the hub confirmed receipt; NULL: never purged
+    "ALTER TABLE reads ADD COLUMN crop_gone TEXT",  # why the crop is not kept: disk full, capacity, retention
+    "ALTER TABLE reads ADD COLUMN frame_gone TEXT",  # the same, or 'not kept' (store.keep_frame = false)
+    "CREATE INDEX reads_camera_last_seen ON reads (camera_id, last_seen)",
+    "CREATE INDEX reads_confirmed_at ON reads (confirmed_at)",
+    """CREATE TABLE purge_records (
+        id VARCHAR(36) NOT NULL PRIMARY KEY,
+        reason TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        reads_deleted INTEGER NOT NULL DEFAULT 0,
+        images_deleted INTEGER NOT NULL DEFAULT 0,
+        oldest_read TEXT,
+        newest_read TEXT,
+        detail TEXT NOT NULL,
+        confirmed_at TEXT)""",
+    """CREATE TABLE purge_items (
+        purge_id VARCHAR(36) NOT NULL REFERENCES purge_records (id),
+        read_id VARCHAR(36) NOT NULL,
+        images INTEGER NOT NULL,
+        PRIMARY KEY (purge_id, read_id))""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
 LATEST = max(MIGRATIONS)
 
 

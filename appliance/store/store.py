@@ -7,14 +7,18 @@ Layout of a store folder (the master key lives elsewhere: keys.py)::
     FOLDER/images/YYYY-MM-DD/<id>.frame.enc      the frame, downscaled, sealed the same way
     FOLDER/images/.incoming/                     temp files (ciphertext only) while writing
 
-Order of `add_read`, so that a power cut never leaves a row pointing at a missing file:
-1. encode both JPEGs and seal them in memory (a bad image fails here, nothing written;
+Order of `add_read` (ingest.py), so that a power cut never leaves a row pointing at a missing file:
+1. encode the JPEGs and seal them in memory (a bad image fails here, nothing written;
    no plaintext pixel ever reaches the disk, not even a temp file);
 2. write each ciphertext under a temp name, fsync it, rename it, fsync the folder;
 3. only then insert the row (with the wrapped image keys) and commit.
 A cut before 3 commits leaves image files with no row and no key: unreadable, harmless
 (retention deletes day folders wholesale), never a row without files. An exception in 3
-deletes the files.
+deletes the files. A full disk in 2 stores the row without the images that did not fit
+(marked "disk full") and raises the alarm: the hub must still get the read.
+
+Data leaves by the rules of retention.py (purge.py does the deleting); the hub link marks
+what the hub has (`mark_confirmed`), nothing unconfirmed is purged, held reads stay.
 
 One writer: every write goes through one thread (the pipeline's writer thread); the web
 UI's few writes (users, damaged marks, later access records) are short transactions that
@@ -28,19 +32,22 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from peewee import Database
+from peewee import Database, OperationalError
 
 from appliance.errors import StoreError
-from appliance.store import admin, cipherdb, crypto, files, jpeg, upgrade
+from appliance.store import admin, cipherdb, crypto, files, ingest, opening, purge, search
 from appliance.store.crypto import ImageDamagedError
-from appliance.store.keys import KeyProvider, LocalKeyFile, RotatableKey
+from appliance.store.diskfull import RESERVE_BYTES, RESERVE_NAME, DiskGuard
+from appliance.store.keys import KeyProvider, LocalKeyFile
 from appliance.store.locking import FolderLock
 from appliance.store.models import ReadRow
-from appliance.store.rows import StoredRead, row_fields, stored
+from appliance.store.retention import DiskUsage, PurgeReport, RetentionPolicy, Watermarks, disk_usage_of
+from appliance.store.rows import StoredRead, stored
 from appliance.store.schema import migrate
 from appliance.store.times import to_rfc3339
 from appliance.types import Read
@@ -56,10 +63,19 @@ class Store:
     """Reads and their images in one folder; open with `Store.open(folder, keys=...)`."""
 
     def __init__(self, folder: Path, database: Database, *, kek: bytes, lock: FolderLock | None = None,
-                 frame_max_width: int = 1280) -> None:
+                 frame_max_width: int = 1280, keep_frame: bool = True,
+                 on_alarm: Callable[[str], None] | None = None, watermarks: Watermarks | None = None,
+                 disk_usage: DiskUsage | None = None, reserve_bytes: int = RESERVE_BYTES) -> None:
         self.folder = folder
         self.database = database  # public so the web UI can open/close per-request connections
         self.frame_max_width = frame_max_width
+        self.keep_frame = keep_frame  # False: non-hit reads keep their crop only (store.keep_frame)
+        self.alarm: str | None = None  # the last alarm raised (disk full, capacity purge); None: none
+        self._on_alarm = on_alarm
+        self.watermarks = watermarks  # set: a full disk runs the capacity purge at once
+        self._disk_usage = disk_usage
+        self._reserve_bytes = reserve_bytes
+        self._guard = DiskGuard(Path(os.devnull), 0)  # the real one is made in _start, once the folder exists
         self._kek = kek  # wraps each image's own key (crypto.py)
         self._lock = lock
         self._images = folder / "images"
@@ -68,7 +84,9 @@ class Store:
 
     @classmethod
     def open(cls, folder: Path, *, keys: KeyProvider | None = None, busy_timeout_s: float = 5.0,
-             frame_max_width: int = 1280, check_integrity: bool = True) -> Store:
+             frame_max_width: int = 1280, check_integrity: bool = True, keep_frame: bool = True,
+             on_alarm: Callable[[str], None] | None = None, watermarks: Watermarks | None = None,
+             disk_usage: DiskUsage | None = None, reserve_bytes: int = RESERVE_BYTES) -> Store:
         """Open (creating if needed) the encrypted store in `folder`, unlocked by `keys`.
 
         `keys` defaults to the device's key file (keys.default_key_path). A v1 store is
@@ -76,26 +94,12 @@ class Store:
         (admin.py); then the key is checked before anything else is written.
         """
         folder = Path(folder)
-        if folder.exists() and not folder.is_dir():
-            raise StoreError(f"store folder {folder} is a file: give a folder (it is created if missing)")
-        keys = keys if keys is not None else LocalKeyFile()
-        _check_key_apart(keys, folder)
-        if (folder / admin.WIPED_MARK).exists():
-            when = (folder / admin.WIPED_MARK).read_text().strip()
-            raise StoreError(f"the store at {folder} was crypto-wiped ({when}); nothing in it can be opened: "
-                             "delete the folder to start a new store")
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        lock = FolderLock(folder)
+        path, lock, master = opening.unlock(folder, keys if keys is not None else LocalKeyFile(), busy_timeout_s)
         try:
-            path = folder / DB_NAME
-            master = _settle(path, folder, keys, lock, busy_timeout_s)
-            db_key = crypto.database_key(master)
-            if path.exists() and path.stat().st_size > 0:
-                cipherdb.check_key(path, db_key, folder)
-            else:  # create it private before SQLite creates it with the umask's mode
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
-            store = cls(folder, cls._make_database(path, busy_timeout_s, db_key), kek=crypto.wrapping_key(master),
-                        lock=lock, frame_max_width=frame_max_width)
+            db = cls._make_database(path, busy_timeout_s, crypto.database_key(master))
+            store = cls(folder, db, kek=crypto.wrapping_key(master), lock=lock, frame_max_width=frame_max_width,
+                        keep_frame=keep_frame, on_alarm=on_alarm, watermarks=watermarks, disk_usage=disk_usage,
+                        reserve_bytes=reserve_bytes)
         except BaseException:
             lock.release()
             raise
@@ -115,6 +119,10 @@ class Store:
                                  f"({len(problems)} problems, first: {problems[0]}); restore it from the hub")
         self._images.mkdir(exist_ok=True, mode=0o700)
         self._incoming.mkdir(exist_ok=True, mode=0o700)
+        self._guard = DiskGuard(self._images / RESERVE_NAME, self._reserve_bytes)
+        if self._guard.paused:
+            self.raise_alarm(f"the disk holding {self.folder} is nearly full (no room for the store's reserve): "
+                             "reads are stored without images until there is room")
         swept = files.sweep_temp_files(self._incoming)
         if swept:
             log.warning("removed %d half-written image files left by a crash in %s", swept, self._incoming)
@@ -127,32 +135,111 @@ class Store:
 
     # -- writes (one writer thread) ------------------------------------------------------
 
-    def add_read(self, read: Read) -> None:
-        """Write the read's images durably, then its row (the order in the module docstring)."""
+    def add_read(self, read: Read, hit: bool = False) -> None:
+        """Write the read's images durably, then its row (the order in the module docstring).
+
+        A non-hit read keeps only its crop when the store was opened with keep_frame=False.
+        A full disk keeps the read's metadata without the images that did not fit and raises
+        the alarm (disk full is no reason to lose a read the hub has not received).
+        """
+        self.add_reads_batch([read], hits=[hit])
+
+    def add_reads_batch(self, reads: Sequence[Read], *, hits: Sequence[bool] | None = None,
+                        images: bool = True) -> int:
+        """Store many reads in one transaction (images first, as `add_read`); return how many.
+
+        `images=False` stores metadata only, each image marked "not stored" (a bulk import,
+        the store benchmark). Every read is checked and its images sealed before anything is
+        written; an id already stored, or twice in the batch, refuses the whole batch.
+        """
         self._check_open()
-        row = row_fields(read)
-        if ReadRow.select(ReadRow.id).where(ReadRow.id == read.id).exists(self.database):
-            raise StoreError(f"read {read.id} is already stored; each read needs a new uuid7 id")
-        crop = jpeg.encode(read.crop, "crop", 95)
-        frame = jpeg.encode(jpeg.downscale(read.frame, self.frame_max_width, "frame"), "frame", 85)
-        crop_blob, crop_key = crypto.seal(crop, self._kek, crypto.image_aad(read.id, "crop"))
-        frame_blob, frame_key = crypto.seal(frame, self._kek, crypto.image_aad(read.id, "frame"))
-        day = row["first_seen"][:10]
-        crop_rel, frame_rel = f"images/{day}/{read.id}.crop.enc", f"images/{day}/{read.id}.frame.enc"
-        files.make_dir_durable(self._images / day)
+        flags = [False] * len(reads) if hits is None else [bool(h) for h in hits]
+        if len(flags) != len(reads):
+            raise ValueError(f"hits must give one flag per read; got {len(flags)} for {len(reads)} reads")
+        stored_at = to_rfc3339(datetime.now(timezone.utc))
+        prepared = [ingest.prepare(r, h, stored_at, self._kek, images=images, keep_frame=self.keep_frame,
+                                   frame_max_width=self.frame_max_width) for r, h in zip(reads, flags)]
+        ingest.refuse_duplicates(self.database, [p.row["id"] for p in prepared])
         written: list[Path] = []
+        room = self._guard.ready()  # False: paused by a full disk that has not got room back yet
         try:
-            for rel, data in ((crop_rel, crop_blob), (frame_rel, frame_blob)):
-                files.write_atomic(self.folder / rel, data, self._incoming)
-                written.append(self.folder / rel)
-            with self.database.atomic():
-                ReadRow.insert(**row, crop_file=crop_rel, frame_file=frame_rel, crop_key=crop_key,
-                               frame_key=frame_key, stored_at=to_rfc3339(datetime.now(timezone.utc))
-                               ).execute(self.database)
-        except BaseException:
-            for p in written:  # the row did not commit: take its files back
+            full = ingest.write_images(self.folder, self._incoming, prepared, written, room=room)
+            if full:
+                self._guard.disk_full()  # the reserve's room goes to the rows below
+            try:
+                ingest.insert_rows(self.database, prepared)
+            except OperationalError as e:
+                if not ingest.database_full(e):
+                    raise
+                self._guard.disk_full()
+                ingest.insert_rows(self.database, prepared)
+                full = full or -1  # stored on the reserve's room
+        except BaseException as e:
+            for p in written:  # the rows did not commit: take their files back
                 files.remove_quietly(p)
+            if isinstance(e, OperationalError) and ingest.database_full(e):
+                self.raise_alarm(f"the disk holding {self.folder} is full even for metadata: "
+                                 f"{len(prepared)} read(s) NOT stored")
+                raise StoreError(f"the disk holding {self.folder} is full; the read was not stored: free space "
+                                 "(the capacity purge deletes images of non-hits)") from e
             raise
+        if full and room:  # once when the disk fills, not again for every read while paused
+            self.raise_alarm(f"the disk holding {self.folder} is full: {max(full, 0)} image(s) not written; "
+                             "their reads were stored without them, images paused until there is room")
+            if self.watermarks is not None:
+                self.free_space()
+        return len(prepared)
+
+    def mark_confirmed(self, ids: Iterable[str], at: datetime | None = None) -> int:
+        """Note that the hub confirmed receipt of these reads (the first confirmation counts); return how many."""
+        self._check_open()
+        return purge.confirm(self.database, list(ids), at or datetime.now(timezone.utc))
+
+    def set_hold(self, read_id: str, hold: bool) -> None:
+        """Keep a read past its period (True) or let it go again (False)."""
+        self._check_open()
+        with self.database.atomic():
+            n = ReadRow.update(hold=bool(hold)).where(ReadRow.id == read_id).execute(self.database)
+        if n == 0:
+            raise StoreError(f"there is no read {read_id} in the store to hold or release")
+
+    def purge(self, now: datetime | None = None, policy: RetentionPolicy | None = None) -> PurgeReport:
+        """Delete what the retention policy says is due (purge.py) and record the run."""
+        self._check_open()
+        return purge.retention(self.database, self.folder, now or datetime.now(timezone.utc),
+                               policy or RetentionPolicy())
+
+    def free_space(self, marks: Watermarks | None = None, disk_usage: DiskUsage | None = None,
+                   now: datetime | None = None) -> PurgeReport | None:
+        """Above the high watermark, destroy images of non-hits until below the low one; raise the alarm.
+
+        None when the disk is below the high watermark. Watermarks and `disk_usage` default to
+        those given at open, then to 90 %/85 % of the real file system.
+        """
+        self._check_open()
+        marks = marks or self.watermarks or Watermarks()
+        report, use = purge.capacity(self.database, self.folder, now or datetime.now(timezone.utc), marks,
+                                     disk_usage or self._disk_usage or disk_usage_of(self.folder))
+        if use < marks.low:
+            self._guard.restore()
+        if report is not None:
+            still = "" if use < marks.low else f"; still {use:.0%} used: only metadata and hits' images are left"
+            self.raise_alarm(f"the disk holding {self.folder} passed {marks.high:.0%}: images of "
+                             f"{len(report.items)} non-hit reads deleted (purge {report.id}){still}")
+        return report
+
+    def raise_alarm(self, message: str) -> None:
+        """Set the store's alarm and tell whoever listens (on_alarm); the message holds no plate text."""
+        self.alarm = message
+        log.error("store alarm: %s", message)
+        if self._on_alarm is not None:
+            try:
+                self._on_alarm(message)
+            except Exception:
+                log.exception("the store alarm handler failed")
+
+    def clear_alarm(self) -> None:
+        self.alarm = None
 
     # -- reads (any thread, any process) -------------------------------------------------
 
@@ -164,17 +251,34 @@ class Store:
         q = ReadRow.select().order_by(ReadRow.last_seen.desc(), ReadRow.id.desc()).limit(limit)
         return [stored(r) for r in q.bind(self.database)]
 
+    def search(self, *, plate: str | None = None, camera: str | None = None, since: datetime | None = None,
+               until: datetime | None = None, limit: int = 100) -> list[StoredRead]:
+        """Reads by plate (exact, or `?`/`*` wildcards), camera and time range, newest first (search.py)."""
+        self._check_open()
+        return search.search(self.database, plate=plate, camera=camera, since=since, until=until, limit=limit)
+
+    def purge_records(self, limit: int = 50) -> list[PurgeReport]:
+        """The latest purge runs, newest first."""
+        self._check_open()
+        return purge.records(self.database, limit)
+
+    def last_purge(self, reason: str = "retention") -> datetime | None:
+        """When the last finished purge for `reason` started (seeds PurgeSchedule), or None."""
+        self._check_open()
+        return purge.last_finished(self.database, reason)
+
     def get_read(self, read_id: str) -> StoredRead | None:
         """The read with this id, or None."""
         row = self._row(read_id)
         return None if row is None else stored(row)
 
     def image_path(self, read_id: str, kind: Literal["crop", "frame"]) -> Path | None:
-        """Where the read's sealed crop or frame file is (ciphertext: use `image_bytes` to see it)."""
+        """Where the read's sealed crop or frame file is (ciphertext: use `image_bytes` to see it); None
+        when the store holds no such image."""
         _check_kind(kind)
         row = self._row(read_id)
-        if row is None:
-            return None
+        if row is None or (row.crop_key if kind == "crop" else row.frame_key) is None:
+            return None  # no such read, or that image was not kept or has been destroyed
         return self.folder / (row.crop_file if kind == "crop" else row.frame_file)
 
     def image_bytes(self, read_id: str, kind: Literal["crop", "frame"]) -> bytes | None:
@@ -242,36 +346,6 @@ class Store:
     def _row(self, read_id: str) -> ReadRow | None:
         self._check_open()
         return ReadRow.select().where(ReadRow.id == read_id).bind(self.database).first()
-
-
-def _settle(path: Path, folder: Path, keys: KeyProvider, lock: FolderLock, timeout_s: float) -> bytes:
-    """Take the shared lock, upgrading a v1 store or settling a cut rotation first; return the master key.
-
-    That work needs the folder alone: the lock is dropped and taken exclusive, and a
-    process that finds the work already done by another just opens.
-    """
-    lock.shared(timeout_s, "be opened")
-
-    def work() -> bool:
-        return upgrade.pending(path) or admin.rotation_leftovers(path, keys)
-
-    if work():
-        lock.unlock()
-        lock.exclusive(max(timeout_s, 30.0), "be upgraded or recovered")
-        if upgrade.pending(path):
-            master = keys.load(create=not upgrade.committed(path))
-            upgrade.run(path, folder, master, timeout_s)
-        if isinstance(keys, RotatableKey) and admin.rotation_leftovers(path, keys):
-            admin.recover_rotation(path, keys)
-        lock.shared(timeout_s, "be opened")
-    return keys.load(create=not (path.exists() and path.stat().st_size > 0))
-
-
-def _check_key_apart(keys: KeyProvider, folder: Path) -> None:
-    key_path = getattr(keys, "path", None)
-    if key_path is not None and Path(key_path).resolve().is_relative_to(folder.resolve()):
-        raise StoreError(f"the store key file {key_path} is inside the store folder {folder}: keep the key "
-                         "apart from the data it protects (e.g. /var/lib/alpr-keys/store.key)")
 
 
 def _check_kind(kind: str) -> None:

@@ -11,6 +11,7 @@ import importlib
 import inspect
 
 from firmware.camera.base import (
+    BackendMissing,
     BackendNotBuilt,
     Camera,
     CameraConfigError,
@@ -29,11 +30,8 @@ BACKENDS: dict[str, str] = {
     "replay": "firmware.camera.replay:ReplayCamera",
 }
 
-# Backends whose module a later issue writes: what to say until then.
-_PLANNED = {
-    "picamera2": "it will need the [pi] extra and python3-picamera2 from apt (Raspberry Pi OS)",
-    "jetson": "it will need the [jetson] extra and NVIDIA's jetson-utils (JetPack)",
-}
+# Backends whose module a later issue writes: what to say until then (none left).
+_PLANNED: dict[str, str] = {}
 
 
 def make_camera(backend: str, **options) -> Camera:
@@ -59,7 +57,7 @@ def make_camera(backend: str, **options) -> Camera:
 
 
 __all__ = [
-    "BACKENDS", "BackendNotBuilt", "Camera", "CameraConfigError", "CameraError", "CameraFailed",
+    "BACKENDS", "BackendMissing", "BackendNotBuilt", "Camera", "CameraConfigError", "CameraError", "CameraFailed",
     "CameraStatus", "CameraUnavailable", "Clock", "Frame", "ManualClock", "SystemClock",
     "clock_synced", "make_camera",
 ]

@@ -46,6 +46,10 @@ class CameraFailed(CameraError, RuntimeError):
     Close the camera and open it again."""
 
 
+class BackendMissing(CameraError, ImportError):
+    """The library a backend needs is not installed here; the message says what to install."""
+
+
 class BackendNotBuilt(CameraError, NotImplementedError):
     """A camera backend that a later issue delivers; the message says which and what to use."""
 
