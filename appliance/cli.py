@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     ck.set_defaults(func=_config)
     from appliance.store.command import add_parser as add_store_parser
     add_store_parser(sub)  # alpr store rotate-key | wipe --yes-destroy-all-data
+    from appliance.user_command import add_parser as add_user_parser
+    add_user_parser(sub)  # alpr user create --role R NAME [--password-file F|-] | unlock NAME | train NAME ...
+    from appliance.serve import add_parser as add_serve_parser
+    add_serve_parser(sub)  # alpr serve [--config F] [--cert PEM --key PEM]
     return p
 
 

@@ -4,7 +4,9 @@ Follows the demo contract of DESIGN.md: a drive-by of a dozen cars with known pl
 generated into DIR/driveby/ and replayed in a loop by the replay camera (chosen by
 configuration, as on a device); the store lives in DIR/store/; the web UI answers on
 http://127.0.0.1:PORT; once it does, DIR/demo.json is written atomically with the URL,
-the demo administrator's credentials and the plates. Runs until SIGTERM or Ctrl-C.
+the demo administrator's credentials (password and `totp_secret`, its second factor) and
+the plates. The administrator has a current training record, so the demo shows data.
+Runs until SIGTERM or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import tempfile
 import threading
 import urllib.request
 from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import cv2
+import pyotp
 from werkzeug.serving import make_server
 
-from appliance import users
+from appliance import totp, training, users
 from appliance.config import Config
 from appliance.errors import NotBuiltError
 from appliance.runtime import build_pipeline, open_store, wait_for_signal
@@ -80,6 +84,24 @@ def wait_until_answering(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"the web UI did not answer at {url} within {timeout:.0f} s")
 
 
+def prepare_demo_user(store, now: datetime | None = None) -> tuple[str, str]:
+    """The demo administrator with a fresh random password and TOTP key, unlocked and trained."""
+    now = now or datetime.now(timezone.utc)
+    password, secret = secrets.token_urlsafe(16), pyotp.random_base32()
+    if users.find_user(store, DEMO_USER) is None:
+        users.create_user(store, DEMO_USER, password, actor="demo", now=now)
+    else:  # a re-used folder: fresh credentials we can print, and whatever locked it forgiven
+        users.set_password(store, DEMO_USER, password, actor="demo", now=now)
+        users.unlock(store, DEMO_USER, actor="demo", now=now)
+        users.enable(store, DEMO_USER, actor="demo", now=now)
+    user = users.find_user(store, DEMO_USER)
+    totp.enrol_with_secret(store, user.id, secret, actor="demo", now=now)
+    if training.current_record(store, user.id, now.date() + timedelta(days=30)) is None:
+        training.add_record(store, DEMO_USER, "ALPR demo walkthrough", "demo", now.date(),
+                            now.date() + timedelta(days=365), actor="demo", now=now)
+    return password, secret
+
+
 def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     if hub:
         raise NotBuiltError("--hub needs the hub link, which issue #6 delivers; run the demo without --hub for now")
@@ -89,11 +111,7 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     cfg = demo_config(data, port)
     keys = LocalKeyFile(data / "keys" / "store.key")  # the demo's own key, outside DIR/store
     store = open_store(cfg, keys)
-    password = secrets.token_urlsafe(16)
-    if users.find_user(store, DEMO_USER) is None:
-        users.create_user(store, DEMO_USER, password)
-    else:  # a re-used folder: give the demo user a fresh password we can print
-        users.set_password(store, DEMO_USER, password)
+    password, secret = prepare_demo_user(store)
     pipeline = build_pipeline(cfg, store)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per page request
     app = create_app(cfg.store.path, {"health_provider": lambda: pipeline.health.snapshot(pipeline.frames),
@@ -105,8 +123,11 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     stop = threading.Event()
     try:
         wait_until_answering(url)
-        write_json_atomic(data / "demo.json", {"url": url, "username": DEMO_USER, "password": password, "plates": plates})
+        write_json_atomic(data / "demo.json", {"url": url, "username": DEMO_USER, "password": password,
+                                                   "totp_secret": secret, "plates": plates})
         print(f"alpr demo: web UI at {url}  user {DEMO_USER}  password {password}\n"
+              f"second factor: add key {secret} to an authenticator app (or: python -c "
+              f"\"import pyotp; print(pyotp.TOTP('{secret}').now())\")\n"
               f"data in {data} (demo.json holds these details); Ctrl-C stops", flush=True)
         wait_for_signal(stop)
     finally:

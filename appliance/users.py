@@ -1,9 +1,12 @@
-"""Web UI accounts: named users with Argon2id password hashes, in the store's database.
+"""Web UI accounts: named users with Argon2id password hashes, lockout and session epochs.
 
 No account ships with the software (POLICY AC-9): the first administrator is created at
-provisioning (or by `alpr demo` with a random password). Passwords follow AC-5: at least
-15 characters by default (configurable, never under 8), no composition rules. Lockout,
-second factor and the breached-password list come with issue #8.
+provisioning or by `alpr user create` (or by `alpr demo` with a random password).
+Passwords follow AC-5 (passwords.py). Five failed sign-ins within 15 minutes lock the
+account until an administrator unlocks it (AC-6). An account without a full sign-in for
+90 days is disabled (AC-3); disabling bumps the account's session epoch, which every web
+request compares with its own, so live sessions end at their next request. The second
+factor is in totp.py, training records in training.py. Every change is an account event.
 """
 
 from __future__ import annotations
@@ -11,35 +14,48 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from peewee import IntegrityError
 
 from appliance.errors import AccountError
+from appliance.passwords import FLOOR_LENGTH, MAX_LENGTH, MIN_LENGTH, check_password
 from appliance.store import Store
-from appliance.store.models import UserRow
-from appliance.store.times import to_rfc3339
+from appliance.store.models import AccountEventRow, SignInFailureRow, UserRow
+from appliance.store.times import from_rfc3339, to_rfc3339
 
 log = logging.getLogger(__name__)
 
 ROLES = ("administrator", "supervisor", "operator", "auditor", "records_manager")
-MIN_PASSWORD_LENGTH = 15
-FLOOR_PASSWORD_LENGTH = 8
-MAX_PASSWORD_LENGTH = 1024  # hashing a megabyte on every sign-in attempt is a denial of service
+MIN_PASSWORD_LENGTH = MIN_LENGTH
+FLOOR_PASSWORD_LENGTH = FLOOR_LENGTH
+MAX_PASSWORD_LENGTH = MAX_LENGTH
+LOCK_AFTER = 5  # POLICY AC-6
+LOCK_WINDOW = timedelta(minutes=15)
+INACTIVE_AFTER = timedelta(days=90)  # POLICY AC-3
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _dummy_hashes: dict[tuple, str] = {}
 
 
 @dataclass(frozen=True)
 class User:
-    """An account as the web UI sees it (never the hash)."""
+    """An account as the web UI sees it (never the hash or the TOTP key)."""
 
     id: int
     username: str
     role: str
     disabled: bool
+    locked: bool = False
+    mfa_required: bool = True
+    mfa_enrolled: bool = False
+    session_epoch: int = 0
+    last_active: datetime | None = None
+
+    def inactive(self, now: datetime) -> bool:
+        """True when the last full sign-in (or creation) is more than 90 days before `now`."""
+        return self.last_active is not None and now - self.last_active > INACTIVE_AFTER
 
 
 def cheap_hasher() -> PasswordHasher:
@@ -47,8 +63,13 @@ def cheap_hasher() -> PasswordHasher:
     return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def create_user(store: Store, username: str, password: str, role: str = "administrator", *,
-                hasher: PasswordHasher | None = None, min_length: int = MIN_PASSWORD_LENGTH) -> User:
+                hasher: PasswordHasher | None = None, min_length: int = MIN_PASSWORD_LENGTH,
+                actor: str = "system", now: datetime | None = None) -> User:
     """Add a named account; the username is kept in lower case and must be new."""
     name = _normalise(username)
     if not _USERNAME.fullmatch(name):
@@ -56,31 +77,32 @@ def create_user(store: Store, username: str, password: str, role: str = "adminis
                            f"a letter or digit; got {username!r}")
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
-    if min_length < FLOOR_PASSWORD_LENGTH:
-        raise AccountError(f"the minimum password length may not be set below {FLOOR_PASSWORD_LENGTH}; got {min_length}")
-    if not min_length <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise AccountError(f"password must be {min_length} to {MAX_PASSWORD_LENGTH} characters; "
-                           f"got {len(password)} (a few random words make a good one)")
+    check_password(password, min_length=min_length, username=name)
     ph = hasher or PasswordHasher()
+    at = to_rfc3339(now or _now())
     try:
         with store.database.atomic():
-            uid = UserRow.insert(username=name, password_hash=ph.hash(password), role=role,
-                                 created_at=to_rfc3339(datetime.now(timezone.utc))).execute(store.database)
+            uid = UserRow.insert(username=name, password_hash=ph.hash(password), role=role, created_at=at,
+                                 last_active=at).execute(store.database)
+            record_event(store, actor, name, "created", f"role {role}", at)
     except IntegrityError:
         raise AccountError(f"username {name!r} is taken; choose another") from None
     log.info("user %s created with role %s", name, role)
-    return User(int(uid), name, role, False)
+    return get_user(store, int(uid))  # type: ignore[return-value]
 
 
-def verify(store: Store, username: str, password: str, *, hasher: PasswordHasher | None = None) -> User | None:
-    """The user when the password is right and the account enabled, else None (no reason given).
+def verify(store: Store, username: str, password: str, *, hasher: PasswordHasher | None = None,
+           now: datetime | None = None) -> User | None:
+    """The user when the password is right and the account usable, else None (no reason given).
 
-    An unknown name costs as much as a wrong password, so timing does not reveal which
-    names exist. A hash made with older parameters is upgraded after a good sign-in.
+    A wrong password counts towards the lockout. A locked, disabled or unknown account
+    costs as much as a wrong password, so timing does not reveal which names exist. A hash
+    made with older parameters is upgraded after a good password.
     """
+    now = now or _now()
+    ph = hasher or PasswordHasher()
     if len(password) > MAX_PASSWORD_LENGTH:
         return None
-    ph = hasher or PasswordHasher()
     row = UserRow.select().where(UserRow.username == _normalise(username)).bind(store.database).first()
     if row is None:
         _burn(ph, password)
@@ -88,13 +110,101 @@ def verify(store: Store, username: str, password: str, *, hasher: PasswordHasher
     try:
         ph.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
+        if not row.disabled:
+            record_failure(store, row.id, now)
         return None
-    if row.disabled:
+    user = _user(row)
+    if user.disabled or user.locked:
+        return None
+    if user.inactive(now):
+        disable(store, user.username, actor="system", reason="inactive for 90 days", now=now)
         return None
     if ph.check_needs_rehash(row.password_hash):
         with store.database.atomic():
             UserRow.update(password_hash=ph.hash(password)).where(UserRow.id == row.id).execute(store.database)
-    return _user(row)
+    return user
+
+
+def record_failure(store: Store, user_id: int, now: datetime) -> bool:
+    """Count a failed sign-in (password or second factor); True when this one locked the account."""
+    since = to_rfc3339(now - LOCK_WINDOW)
+    with store.database.atomic():
+        SignInFailureRow.insert(user_id=user_id, at=to_rfc3339(now)).execute(store.database)
+        recent = (SignInFailureRow.select().where((SignInFailureRow.user_id == user_id) & (SignInFailureRow.at > since))
+                  .bind(store.database).count())
+        row = UserRow.select().where(UserRow.id == user_id).bind(store.database).first()
+        record_event(store, "system", row.username, "sign-in failed", f"{recent} within 15 minutes", to_rfc3339(now))
+        if recent < LOCK_AFTER or row.locked_at:
+            return False
+        UserRow.update(locked_at=to_rfc3339(now)).where(UserRow.id == user_id).execute(store.database)
+        record_event(store, "system", row.username, "locked", f"{recent} failed sign-ins within 15 minutes", to_rfc3339(now))
+    log.warning("account %s locked after %d failed sign-ins", row.username, recent)
+    return True
+
+
+def signed_in(store: Store, user_id: int, now: datetime | None = None) -> None:
+    """A full sign-in (password and second factor): activity noted, failures forgotten."""
+    at = to_rfc3339(now or _now())
+    with store.database.atomic():
+        UserRow.update(last_active=at).where(UserRow.id == user_id).execute(store.database)
+        SignInFailureRow.delete().where(SignInFailureRow.user_id == user_id).execute(store.database)
+        row = UserRow.select().where(UserRow.id == user_id).bind(store.database).first()
+        record_event(store, row.username, row.username, "signed in", "", at)
+
+
+def unlock(store: Store, username: str, *, actor: str, now: datetime | None = None) -> User:
+    """Clear a lockout (an administrator's action) and forget the failures that caused it."""
+    user = _require(store, username)
+    at = to_rfc3339(now or _now())
+    with store.database.atomic():
+        UserRow.update(locked_at=None).where(UserRow.id == user.id).execute(store.database)
+        SignInFailureRow.delete().where(SignInFailureRow.user_id == user.id).execute(store.database)
+        record_event(store, actor, user.username, "unlocked", "", at)
+    log.info("account %s unlocked by %s", user.username, actor)
+    return get_user(store, user.id)  # type: ignore[return-value]
+
+
+def disable(store: Store, username: str, *, actor: str, reason: str, now: datetime | None = None) -> User:
+    """Disable an account and end its live sessions (the session epoch moves on)."""
+    user = _require(store, username)
+    with store.database.atomic():
+        UserRow.update(disabled=True, session_epoch=UserRow.session_epoch + 1).where(
+            UserRow.id == user.id).execute(store.database)
+        record_event(store, actor, user.username, "disabled", reason, to_rfc3339(now or _now()))
+    log.info("account %s disabled by %s: %s", user.username, actor, reason)
+    return get_user(store, user.id)  # type: ignore[return-value]
+
+
+def enable(store: Store, username: str, *, actor: str, now: datetime | None = None) -> User:
+    """Enable a disabled account; its 90 days of allowed inactivity start again now."""
+    user = _require(store, username)
+    at = to_rfc3339(now or _now())
+    with store.database.atomic():
+        UserRow.update(disabled=False, last_active=at).where(UserRow.id == user.id).execute(store.database)
+        record_event(store, actor, user.username, "enabled", "", at)
+    return get_user(store, user.id)  # type: ignore[return-value]
+
+
+def disable_inactive(store: Store, now: datetime | None = None) -> list[str]:
+    """Disable every enabled account idle for more than 90 days (daily housekeeping); their names."""
+    now = now or _now()
+    rows = UserRow.select().where(UserRow.disabled == False).bind(store.database)  # noqa: E712 (peewee)
+    idle = [_user(r).username for r in rows if _user(r).inactive(now)]
+    for name in idle:
+        disable(store, name, actor="system", reason="inactive for 90 days", now=now)
+    return idle
+
+
+def set_mfa_required(store: Store, username: str, required: bool, *, actor: str, now: datetime | None = None) -> User:
+    """Require or relax the second factor for one account; never relaxed for an administrator (AC-4)."""
+    user = _require(store, username)
+    if not required and user.role == "administrator":
+        raise AccountError(f"{user.username} is an administrator: the second factor cannot be relaxed for "
+                           f"administrators (POLICY AC-4)")
+    with store.database.atomic():
+        UserRow.update(mfa_required=required).where(UserRow.id == user.id).execute(store.database)
+        record_event(store, actor, user.username, "mfa required" if required else "mfa relaxed", "", to_rfc3339(now or _now()))
+    return get_user(store, user.id)  # type: ignore[return-value]
 
 
 def get_user(store: Store, user_id: int) -> User | None:
@@ -109,20 +219,49 @@ def find_user(store: Store, username: str) -> User | None:
     return None if row is None else _user(row)
 
 
+def all_users(store: Store) -> list[User]:
+    """Every account, by name."""
+    return [_user(r) for r in UserRow.select().order_by(UserRow.username).bind(store.database)]
+
+
 def set_password(store: Store, username: str, password: str, *, hasher: PasswordHasher | None = None,
-                 min_length: int = MIN_PASSWORD_LENGTH) -> None:
-    """Replace an account's password (same rules as at creation)."""
-    if not min_length <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise AccountError(f"password must be {min_length} to {MAX_PASSWORD_LENGTH} characters; got {len(password)}")
+                 min_length: int = MIN_PASSWORD_LENGTH, actor: str = "system", now: datetime | None = None) -> None:
+    """Replace an account's password (same rules as at creation); live sessions end."""
+    user = _require(store, username)
+    check_password(password, min_length=min_length, username=user.username)
     ph = hasher or PasswordHasher()
     with store.database.atomic():
-        n = UserRow.update(password_hash=ph.hash(password)).where(UserRow.username == _normalise(username)).execute(store.database)
-    if n != 1:
+        UserRow.update(password_hash=ph.hash(password), session_epoch=UserRow.session_epoch + 1).where(
+            UserRow.id == user.id).execute(store.database)
+        record_event(store, actor, user.username, "password changed", "", to_rfc3339(now or _now()))
+
+
+def events(store: Store, username: str | None = None) -> list[tuple[str, str, str, str, str]]:
+    """Account events (at, actor, username, event, detail), oldest first."""
+    q = AccountEventRow.select().order_by(AccountEventRow.id)
+    if username is not None:
+        q = q.where(AccountEventRow.username == _normalise(username))
+    return [(r.at, r.actor, r.username, r.event, r.detail) for r in q.bind(store.database)]
+
+
+def record_event(store: Store, actor: str, username: str, event: str, detail: str, at: str) -> None:
+    """Record a security event (POLICY LG-6); callers hold the transaction."""
+    AccountEventRow.insert(at=at, actor=actor, username=username, event=event, detail=detail).execute(store.database)
+
+
+def _require(store: Store, username: str) -> User:
+    user = find_user(store, username)
+    if user is None:
         raise AccountError(f"no user named {username!r}")
+    return user
 
 
 def _user(row: UserRow) -> User:
-    return User(row.id, row.username, row.role, bool(row.disabled))
+    last = row.last_active or row.created_at
+    return User(row.id, row.username, row.role, bool(row.disabled), locked=row.locked_at is not None,
+                mfa_required=bool(row.mfa_required) or row.role == "administrator",
+                mfa_enrolled=row.totp_secret is not None, session_epoch=int(row.session_epoch or 0),
+                last_active=from_rfc3339(last) if last else None)
 
 
 def _normalise(username: str) -> str:

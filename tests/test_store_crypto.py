@@ -9,12 +9,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from appliance import users
+from appliance import training, users
 from appliance.errors import NotBuiltError, StoreError
 from appliance.store import HubBoundKey, ImageDamagedError, LocalKeyFile, Store, cipherdb, crypto
 from appliance.store.admin import rotate_key, wipe
@@ -259,7 +259,11 @@ def test_the_web_ui_serves_images_decrypted_in_memory_and_a_damaged_one_as_404(t
         for i, p in enumerate(PLATES[:2]):
             s.add_read(small_read(p, i))
         ids = [r.id for r in s.latest_reads(2)]
-        users.create_user(s, "alice", PASSWORD, hasher=users.cheap_hasher())
+        users.create_user(s, "alice", PASSWORD, "operator", hasher=users.cheap_hasher())
+        users.set_mfa_required(s, "alice", False, actor="test")  # MFA and the gates: test_access_control.py
+        today = datetime.now(timezone.utc)
+        training.add_record(s, "alice", "ALPR use", "2026.1", today.date(), today.date() + timedelta(days=365),
+                            actor="test", now=today)
         s.image_path(ids[1], "crop").write_bytes(b"\0" * 64)
     assert (tmp_path / "credentials" / "store-key").stat().st_size == 32
     app = build(folder)

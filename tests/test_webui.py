@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import re
 import stat
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from appliance import users
+from appliance import training, users
 from appliance.ids import uuid7
 from appliance.store import Store
 from test_store import T0, make_read, pattern
@@ -30,7 +30,13 @@ def store_folder(tmp_path: Path) -> Path:
     with Store.open(folder) as s:
         for i, text in enumerate(PLATES):
             s.add_read(make_read(text, at=T0 + timedelta(seconds=30 * i), seed=i, frame=pattern(360, 640, i)))
-        users.create_user(s, "alice", PASSWORD, hasher=users.cheap_hasher())
+        # an operator whose second factor an administrator relaxed (AC-4 allows it for non-administrators),
+        # trained: these tests are about the pages; test_access_control.py covers MFA and the gates
+        users.create_user(s, "alice", PASSWORD, "operator", hasher=users.cheap_hasher())
+        users.set_mfa_required(s, "alice", False, actor="test")
+        today = datetime.now(timezone.utc)
+        training.add_record(s, "alice", "ALPR use", "2026.1", today.date(), today.date() + timedelta(days=365),
+                            actor="test", now=today)
     return folder
 
 
@@ -55,7 +61,7 @@ def client(app):
 
 def sign_in(client, username: str = "alice", password: str = PASSWORD, next_: str | None = None):
     url = "/login" if next_ is None else f"/login?next={next_}"
-    return client.post(url, data={"username": username, "password": password})
+    return client.post(url, data={"username": username, "password": password, "banner": "y"})
 
 
 def read_ids(store_folder: Path) -> list[str]:
@@ -135,7 +141,8 @@ def test_csrf_token_is_required_on_the_sign_in_form(store_folder) -> None:
     assert client.get("/").status_code == 302
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").get_data(as_text=True))
     assert token, "the sign-in form carries a CSRF token"
-    r = client.post("/login", data={"username": "alice", "password": PASSWORD, "csrf_token": token.group(1)})
+    r = client.post("/login", data={"username": "alice", "password": PASSWORD, "banner": "y",
+                                      "csrf_token": token.group(1)})
     assert r.status_code == 302 and client.get("/").status_code == 200
     assert client.post("/logout").status_code == 400  # sign-out needs the token too
     app.extensions["alpr"].store.close()

@@ -14,18 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
-from flask import Flask, redirect, render_template, request, url_for
-from flask_login import LoginManager, current_user
+from flask import Flask, render_template, request
+from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from appliance.store import Store
-from webui import auth, health, reads
+from webui import access, admin, auth, health, reads
 from webui.state import WebState
 
 log = logging.getLogger(__name__)
 
-OPTIONS = ("health_provider", "password_hasher", "refresh_seconds", "reads_on_page", "store_keys")
-PUBLIC_ENDPOINTS = {"auth.login", "static"}
+OPTIONS = ("health_provider", "password_hasher", "refresh_seconds", "reads_on_page", "store_keys", "clock")
 SECRET_FILE = "webui-secret.key"
 CSP = ("default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
@@ -37,7 +36,8 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
     """Build the app on the store in `store_folder`.
 
     `config` holds upper-case Flask keys (SECRET_KEY, WTF_CSRF_ENABLED, SESSION_COOKIE_SECURE
-    ...) and these lower-case options: health_provider (a callable returning the pipeline's
+    ...) and these lower-case options: clock (a callable returning an aware UTC datetime;
+    tests pass a fake to move time), health_provider (a callable returning the pipeline's
     health dict), password_hasher (an argon2 PasswordHasher), refresh_seconds, reads_on_page,
     store_keys (the store's KeyProvider; default: the device key file).
     """
@@ -65,20 +65,16 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
                                       health_provider=options.get("health_provider"),
                                       refresh_seconds=int(options.get("refresh_seconds", 5)),
                                       reads_on_page=int(options.get("reads_on_page", 50)))
+    if options.get("clock") is not None:
+        app.extensions["alpr"].clock = options["clock"]
 
     csrf.init_app(app)
     login = LoginManager(app)
     login.session_protection = "strong"
     login.user_loader(auth.load_user)
-    for bp in (auth.bp, reads.bp, health.bp):
+    for bp in (auth.bp, reads.bp, health.bp, admin.bp):
         app.register_blueprint(bp)
-
-    @app.before_request
-    def require_sign_in():
-        if request.endpoint not in PUBLIC_ENDPOINTS and not current_user.is_authenticated:
-            target = request.full_path if request.query_string else request.path
-            return redirect(url_for("auth.login", next=target))
-        return None
+    app.before_request(access.guard)  # sign-in, session limits, role and training gate (access.py)
 
     @app.teardown_request
     def close_connection(_exc: BaseException | None) -> None:
@@ -90,6 +86,8 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "no-referrer"
+        if request.is_secure:  # POLICY DS-1: browsers that saw HTTPS once never fall back to HTTP
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         if request.endpoint != "static":  # plate data must not linger in caches
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -23,6 +24,7 @@ class WebState:
     health_provider: HealthProvider | None = None
     refresh_seconds: int = 5  # the latest-reads page refreshes itself; 0 turns that off
     reads_on_page: int = 50
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))  # tests pass a fake
 
 
 def web_state() -> WebState:

@@ -99,9 +99,57 @@ class UserRow(_Base):
     role = TextField()
     created_at = TextField()
     disabled = BooleanField(default=False)
+    totp_secret = TextField(null=True)  # schema v4 (issue #8) from here on
+    totp_pending = TextField(null=True)
+    totp_last_step = IntegerField(null=True)
+    mfa_required = BooleanField(default=True)
+    locked_at = TextField(null=True)
+    last_active = TextField(null=True)
+    session_epoch = IntegerField(default=0)
 
     class Meta:
         table_name = "users"
+
+
+class SignInFailureRow(_Base):
+    """One failed sign-in (password or second factor); five within 15 minutes lock the account."""
+
+    id = IntegerField(primary_key=True)
+    user_id = IntegerField()
+    at = TextField()
+
+    class Meta:
+        table_name = "sign_in_failures"
+
+
+class TrainingRow(_Base):
+    """A completed course (POLICY TR-1); data pages need one that has not expired."""
+
+    id = IntegerField(primary_key=True)
+    user_id = IntegerField()
+    course = TextField()
+    version = TextField()
+    completed = TextField()  # ISO date
+    expires = TextField()  # ISO date, the last day it counts
+    entered_by = TextField()
+    entered_at = TextField()
+
+    class Meta:
+        table_name = "training_records"
+
+
+class AccountEventRow(_Base):
+    """A security event about an account (POLICY LG-6, TR-2): who did what to whom, when."""
+
+    id = IntegerField(primary_key=True)
+    at = TextField()
+    actor = TextField()  # the username who acted, or "system" / "cli"
+    username = TextField()
+    event = TextField()
+    detail = TextField()
+
+    class Meta:
+        table_name = "account_events"
 
 
 class SchemaVersionRow(_Base):
@@ -114,4 +162,5 @@ class SchemaVersionRow(_Base):
         table_name = "schema_version"
 
 
-MODELS = (ReadRow, UserRow, SchemaVersionRow, PurgeRecordRow, PurgeItemRow)
+MODELS = (ReadRow, UserRow, SchemaVersionRow, PurgeRecordRow, PurgeItemRow, SignInFailureRow, TrainingRow,
+          AccountEventRow)

@@ -6,6 +6,9 @@ encrypted store) adds each image's wrapped key and a damaged mark per image; a v
 images are encrypted by `upgrade.py` right after this migration has run on its copy.
 Version 3 (retention) adds the hub's confirmation mark, the hit and hold flags, why an image
 is gone, the indexes that search and purge use, and the purge records (retention.py).
+Version 4 (access control, issue #8) adds to each account its second factor, lockout,
+last activity and session epoch, and the tables of sign-in failures, training records
+and account events (users.py, totp.py, training.py).
 """
 
 from __future__ import annotations
@@ -88,7 +91,39 @@ _V3 = (
         PRIMARY KEY (purge_id, read_id))""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
+_V4 = (
+    "ALTER TABLE users ADD COLUMN totp_secret TEXT",  # base32 TOTP key; NULL: not enrolled
+    "ALTER TABLE users ADD COLUMN totp_pending TEXT",  # key shown on the enrolment page, not yet confirmed
+    "ALTER TABLE users ADD COLUMN totp_last_step INTEGER",  # last accepted 30 s step: a replayed code is refused
+    "ALTER TABLE users ADD COLUMN mfa_required INTEGER NOT NULL DEFAULT 1",  # POLICY AC-4: on unless relaxed
+    "ALTER TABLE users ADD COLUMN locked_at TEXT",  # POLICY AC-6: set after 5 failures; an administrator clears it
+    "ALTER TABLE users ADD COLUMN last_active TEXT",  # last full sign-in; 90 days without one disables (AC-3)
+    "ALTER TABLE users ADD COLUMN session_epoch INTEGER NOT NULL DEFAULT 0",  # bumped to end live sessions
+    """CREATE TABLE sign_in_failures (
+        id INTEGER NOT NULL PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        at TEXT NOT NULL)""",
+    "CREATE INDEX sign_in_failures_user_at ON sign_in_failures (user_id, at)",
+    """CREATE TABLE training_records (
+        id INTEGER NOT NULL PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        course TEXT NOT NULL,
+        version TEXT NOT NULL,
+        completed TEXT NOT NULL,
+        expires TEXT NOT NULL,
+        entered_by TEXT NOT NULL,
+        entered_at TEXT NOT NULL)""",
+    "CREATE INDEX training_records_user ON training_records (user_id, expires)",
+    """CREATE TABLE account_events (
+        id INTEGER NOT NULL PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        username TEXT NOT NULL,
+        event TEXT NOT NULL,
+        detail TEXT NOT NULL)""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 LATEST = max(MIGRATIONS)
 
 

@@ -1,0 +1,106 @@
+"""Who may open which page: one table of rules, checked before every request (POLICY AC-2, AC-7, TR-1).
+
+Fail closed: an endpoint missing from RULES answers 403 to everyone, so a new page is
+refused until someone decides who may see it (the permission-matrix test lists them all).
+Data pages (reads, images; later search, hotlists, exports, alerts) also need a current
+training record. The session itself is checked first: it ends after 30 idle minutes,
+12 hours after sign-in, or when the account's session epoch moved on (disabled, password
+changed), whichever comes first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
+
+from appliance import training
+from appliance.users import ROLES
+from webui.state import web_state
+
+log = logging.getLogger(__name__)
+
+IDLE_LIMIT = timedelta(minutes=30)  # AC-7
+SIGN_IN_LIMIT = timedelta(hours=12)
+DATA_ROLES = frozenset({"administrator", "supervisor", "operator"})
+EVERYONE = frozenset(ROLES)
+ADMIN = frozenset({"administrator"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    data: bool = False  # plate data: also needs a current training record (TR-1)
+
+
+PUBLIC = frozenset({"auth.login", "static"})
+PENDING = frozenset({"auth.second_factor", "auth.enrol"})  # between password and second factor
+RULES: dict[str, Rule] = {
+    "reads.index": Rule(DATA_ROLES, data=True),
+    "reads.image": Rule(DATA_ROLES, data=True),
+    "health.page": Rule(EVERYONE),
+    "health.as_json": Rule(EVERYONE),
+    "auth.logout": Rule(EVERYONE),
+    "admin.users": Rule(ADMIN),
+    "admin.unlock": Rule(ADMIN),
+    "admin.disable": Rule(ADMIN),
+    "admin.enable": Rule(ADMIN),
+}
+
+
+def guard():
+    """The before-request hook: a redirect or a 403 page, or None to let the request through."""
+    endpoint = request.endpoint
+    if endpoint in PUBLIC or endpoint in PENDING:
+        return None  # the pending pages check their own half-signed-in state
+    if not current_user.is_authenticated:
+        target = request.full_path if request.query_string else request.path
+        return redirect(url_for("auth.login", next=target))
+    ended = session_ended(web_state().clock())
+    if ended:
+        log.info("session of %s ended: %s", current_user.username, ended)
+        logout_user()
+        session.clear()
+        flash(f"Your session ended: {ended}. Sign in again.")
+        return redirect(url_for("auth.login"))
+    session["seen"] = web_state().clock().timestamp()
+    if endpoint is None:
+        return None  # no such page: the 404 handler answers
+    rule = RULES.get(endpoint)
+    if rule is None:
+        return forbidden("This page has no access rule yet, so nobody may open it.")
+    if current_user.role not in rule.roles:
+        return forbidden(f"Your role ({current_user.role.replace('_', ' ')}) does not give access to this page.")
+    if rule.data and training.current_record(web_state().store, current_user.user.id,
+                                             web_state().clock().date()) is None:
+        return forbidden("Access to plate data needs a current training record (course, version, completion and "
+                         "expiry dates), and you have none: your training is missing or has expired. Ask an "
+                         "administrator to enter your completed training.", title="Training required")
+    return None
+
+
+def session_ended(now: datetime) -> str | None:
+    """Why the signed-in session is over, or None while it is good."""
+    user = current_user.user
+    if user.disabled:
+        return "the account is disabled"
+    if session.get("epoch") != user.session_epoch:
+        return "the account was changed by an administrator"
+    seen, started = session.get("seen"), session.get("started")
+    if seen is None or started is None:
+        return "the session is incomplete"
+    if now.timestamp() - seen > IDLE_LIMIT.total_seconds():
+        return "30 minutes without activity"
+    if now.timestamp() - started > SIGN_IN_LIMIT.total_seconds():
+        return "12 hours since sign-in"
+    if user.inactive(now):
+        return "the account was inactive for 90 days"
+    return None
+
+
+def forbidden(message: str, title: str = "Not allowed"):
+    """The 403 page, saying why."""
+    return render_template("error.html", title=title, message=message), 403
