@@ -94,7 +94,7 @@ class RecognitionConfig:
                            lo=1, hi=16)
     workers: int = setting(1, "frames recognised at the same time", lo=1, hi=8)
     min_confidence: float = setting(0.1, "plate readings less confident than this are treated as illegible", lo=0, hi=1)
-    detector_threshold: float = setting(0.3, "plate-detector score a candidate plate needs", lo=0.01, hi=0.99)
+    detector_threshold: float = setting(0.4, "plate-detector score a candidate plate needs", lo=0.01, hi=0.99)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from appliance.evaluation import evaluate_crops, evaluate_scenes
 from appliance.recognition.engine import Recognizer
 from training.splits import US_CROPS, US_SCENES, crops_in, scene_split_of
 
-MEASURED_CROPS_EXACT = None  # set when the model is exported
-MEASURED_SCENES_EXACT = None
-MEASURED_SCENES_FOUND = None
-MARGIN = 0.04
+# Measured 2026-11-30 with the shipped models (README "Recognition results"):
+MEASURED_CROPS_EXACT = 134 / 156  # 0.859
+MEASURED_SCENES_EXACT = 35 / 59  # 0.593
+MEASURED_SCENES_FOUND = 57 / 59  # 0.966
+MARGIN = 0.05
 
 
 def test_reader_on_leave_out_crops(shared_data, reader):

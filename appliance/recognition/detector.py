@@ -21,7 +21,7 @@ from appliance.recognition.onnx_session import make_session
 
 NET_W, NET_H = 640, 384
 STRIDE = 4
-THRESHOLD = 0.3
+THRESHOLD = 0.4  # chosen on the US training/validation scenes: same recall as 0.3, half the sign-text false reads
 MAX_PLATES = 20
 NMS_IOU = 0.4
 
