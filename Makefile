@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the suite needs, installed only when missing: systemd-analyze, nft and
-# shellcheck check the device image's units, firewall and scripts (tests/test_image_build.py).
-APT_PACKAGES := systemd nftables shellcheck
+# shellcheck check the device image's units, firewall and scripts (tests/test_image_build.py);
+# chromium is the headless browser of tests/test_browser.py (Playwright drives /usr/bin/chromium;
+# it never downloads a browser).
+APT_PACKAGES := systemd nftables shellcheck chromium
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -q && apt-get install -y -q $$missing; fi

@@ -17,7 +17,7 @@ from pathlib import Path
 from peewee import Database
 
 from appliance.errors import StoreError
-from appliance.store import crypto, files, jpeg
+from appliance.store import crypto, files, jpeg, outbox
 from appliance.store.models import ReadRow
 from appliance.store.rows import row_fields
 from appliance.types import Read
@@ -45,7 +45,7 @@ def prepare(read: Read, hit: bool, stored_at: str, kek: bytes, *, images: bool, 
     day = row["first_seen"][:10]
     row.update(crop_file=f"images/{day}/{read.id}.crop.enc", frame_file=f"images/{day}/{read.id}.frame.enc",
                stored_at=stored_at, crop_key=None, frame_key=None, crop_damaged=False, frame_damaged=False,
-               hit=bool(hit), hold=False, confirmed_at=None, crop_gone=None, frame_gone=None)
+               hit=bool(hit), hold=False, confirmed_at=None, crop_gone=None, frame_gone=None, seq=None)
     if not images:
         row.update(crop_gone="not stored", frame_gone="not stored")
         return Prepared(row, [])
@@ -102,8 +102,14 @@ def database_full(e: BaseException) -> bool:
 
 
 def insert_rows(db: Database, prepared: list[Prepared]) -> None:
-    """All rows in one transaction (executemany: the bulk path runs at SQLCipher's own pace)."""
+    """All rows and their outbox entries in one transaction (executemany: the bulk path runs at
+    SQLCipher's own pace): a stored read is always on its way to the hub (outbox.py)."""
     with db.atomic():
+        seqs = outbox.next_seqs(db, "read", len(prepared))  # first: takes the write lock (outbox.py)
+        for p, seq in zip(prepared, seqs):
+            p.row["seq"] = seq
+        outbox.enqueue(db, "read", [(p.row["id"], p.row["seq"]) for p in prepared],
+                       prepared[0].row["stored_at"] if prepared else "")
         cursor = db.cursor()
         for i in range(0, len(prepared), INSERT_CHUNK):
             cursor.executemany(_INSERT, [tuple(p.row[c] for c in COLUMNS) for p in prepared[i:i + INSERT_CHUNK]])

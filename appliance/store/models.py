@@ -55,6 +55,7 @@ class ReadRow(_Base):
     confirmed_at = TextField(null=True)  # when the hub confirmed receipt; NULL: not yet, never purged
     crop_gone = TextField(null=True)  # why the crop is not kept (store.GONE_REASONS); NULL while it is
     frame_gone = TextField(null=True)
+    seq = IntegerField(null=True)  # per-device sequence of reads (outbox.py); the pull API's cursor
 
     class Meta:
         table_name = "reads"
@@ -73,6 +74,7 @@ class PurgeRecordRow(_Base):
     newest_read = TextField(null=True)
     detail = TextField()  # JSON: the periods or watermarks applied, disk use
     confirmed_at = TextField(null=True)  # when the hub confirmed receipt of this record
+    seq = IntegerField(null=True)  # per-device sequence of purge records (outbox.py); set when the run ends
 
     class Meta:
         table_name = "purge_records"

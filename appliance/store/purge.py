@@ -27,6 +27,7 @@ from pathlib import Path
 from peewee import Database
 
 from appliance.ids import uuid7
+from appliance.store import outbox
 from appliance.store.retention import DiskUsage, PurgeReport, RetentionPolicy, Watermarks
 from appliance.store.times import from_rfc3339, to_rfc3339
 
@@ -170,8 +171,15 @@ def _start(db: Database, reason: str, now: datetime, detail: dict) -> str:
 
 
 def _finish(db: Database, record: str, at: datetime) -> None:
+    """End the run and, in the same transaction, put its record into the outbox for the hub (RT-2).
+
+    A run cut short by a power cut never finishes and is not sent; its counts stay in the table.
+    """
     with db.atomic():
         db.execute_sql("UPDATE purge_records SET finished_at = ? WHERE id = ?", (to_rfc3339(at), record))
+        (seq,) = outbox.next_seqs(db, "purge", 1)
+        db.execute_sql("UPDATE purge_records SET seq = ? WHERE id = ?", (seq, record))
+        outbox.enqueue(db, "purge", [(record, seq)], at)
 
 
 def _set_detail(db: Database, record: str, **more: object) -> None:

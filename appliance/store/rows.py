@@ -36,6 +36,7 @@ class StoredRead:
     hold: bool = False
     confirmed_at: datetime | None = None  # when the hub confirmed receipt; None: not yet
     gone: tuple[tuple[str, str], ...] = ()  # (kind, why) for each image not kept, e.g. ("frame", "not kept")
+    seq: int | None = None  # the read's place in the device's sequence of reads (the hub sees gaps by it)
 
     @property
     def images(self) -> tuple[str, ...]:
@@ -45,7 +46,7 @@ class StoredRead:
 
     def as_json(self) -> dict:
         """The JSON shape the hub API and the web UI share (times RFC 3339 UTC, milliseconds)."""
-        return {"kind": "read", "id": self.id, "device_id": self.device_id, "camera_id": self.camera_id,
+        return {"kind": "read", "id": self.id, "seq": self.seq, "device_id": self.device_id, "camera_id": self.camera_id,
                 "text": self.text, "confidence": self.confidence,
                 "char_confidences": list(self.char_confidences),
                 "alternatives": [{"text": a.text, "score": a.score} for a in self.alternatives],
@@ -84,4 +85,5 @@ def stored(r: ReadRow) -> StoredRead:
         damaged=tuple(k for k, bad in (("crop", r.crop_damaged), ("frame", r.frame_damaged)) if bad),
         hit=bool(r.hit), hold=bool(r.hold),
         confirmed_at=None if r.confirmed_at is None else from_rfc3339(r.confirmed_at),
-        gone=tuple((k, why) for k, why in (("crop", r.crop_gone), ("frame", r.frame_gone)) if why is not None))
+        gone=tuple((k, why) for k, why in (("crop", r.crop_gone), ("frame", r.frame_gone)) if why is not None),
+        seq=r.seq)

@@ -9,6 +9,12 @@ is gone, the indexes that search and purge use, and the purge records (retention
 Version 4 (access control, issue #8) adds to each account its second factor, lockout,
 last activity and session epoch, and the tables of sign-in failures, training records
 and account events (users.py, totp.py, training.py).
+Version 5 (hub link, issue #6) adds the outbox (outbox.py): one row per record the hub has
+not acknowledged, each with its UUID and a per-kind sequence number kept on the record itself
+(reads.seq, purge_records.seq) so the pull API shows the same seq the push sent; the hub
+client tokens (appliance/hub/tokens.py, stored as SHA-256 hashes) and a minimal record of
+every pull (api_access; the access-records issue replaces it with the hash chain). Reads
+and purge records the hub has not confirmed when a v4 store is migrated enter the outbox.
 """
 
 from __future__ import annotations
@@ -123,7 +129,55 @@ _V4 = (
         detail TEXT NOT NULL)""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+_V5 = (
+    """CREATE TABLE outbox (
+        n INTEGER NOT NULL PRIMARY KEY,
+        id VARCHAR(36) NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        body TEXT,
+        UNIQUE (kind, seq))""",  # n: insertion order; body: the fields of kinds without a table of their own
+    "CREATE INDEX outbox_order ON outbox (priority, n)",
+    """CREATE TABLE outbox_seq (
+        kind TEXT NOT NULL PRIMARY KEY,
+        last INTEGER NOT NULL)""",  # the last seq given out per kind; never goes back
+    "INSERT INTO outbox_seq (kind, last) VALUES ('read', 0), ('alert', 0), ('access', 0), ('purge', 0), "
+    "('heartbeat', 0)",
+    "ALTER TABLE reads ADD COLUMN seq INTEGER",
+    "ALTER TABLE purge_records ADD COLUMN seq INTEGER",
+    "UPDATE reads SET seq = x.n FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM reads) AS x "
+    "WHERE x.id = reads.id",
+    "UPDATE purge_records SET seq = x.n FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM purge_records) "
+    "AS x WHERE x.id = purge_records.id",
+    "CREATE UNIQUE INDEX reads_seq ON reads (seq)",
+    "CREATE UNIQUE INDEX purge_records_seq ON purge_records (seq)",
+    "UPDATE outbox_seq SET last = (SELECT COALESCE(MAX(seq), 0) FROM reads) WHERE kind = 'read'",
+    "UPDATE outbox_seq SET last = (SELECT COALESCE(MAX(seq), 0) FROM purge_records) WHERE kind = 'purge'",
+    "INSERT INTO outbox (id, kind, seq, priority, created_at) "
+    "SELECT id, 'read', seq, 1, stored_at FROM reads WHERE confirmed_at IS NULL ORDER BY seq",
+    "INSERT INTO outbox (id, kind, seq, priority, created_at) "
+    "SELECT id, 'purge', seq, 1, started_at FROM purge_records WHERE confirmed_at IS NULL ORDER BY seq",
+    """CREATE TABLE hub_tokens (
+        id INTEGER NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        revoked_at TEXT)""",
+    """CREATE TABLE api_access (
+        id INTEGER NOT NULL PRIMARY KEY,
+        at TEXT NOT NULL,
+        client TEXT NOT NULL,
+        path TEXT NOT NULL,
+        query TEXT NOT NULL,
+        count INTEGER NOT NULL)""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 LATEST = max(MIGRATIONS)
 
 

@@ -20,9 +20,10 @@ deletes the files. A full disk in 2 stores the row without the images that did n
 Data leaves by the rules of retention.py (purge.py does the deleting); the hub link marks
 what the hub has (`mark_confirmed`), nothing unconfirmed is purged, held reads stay.
 
-One writer: every write goes through one thread (the pipeline's writer thread); the web
-UI's few writes (users, damaged marks, later access records) are short transactions that
-the busy timeout serialises. Readers on any thread or in another process read alongside
+One writer of reads: every read is written by one thread (the pipeline's writer thread); the
+web UI's few writes (users, damaged marks, access records) and the hub forwarder's
+acknowledgements (outbox.py, on the forwarder's own thread and connection) are short
+transactions that start with a write, so the busy timeout serialises them (WAL). Readers on any thread or in another process read alongside
 (WAL). Each thread gets its own connection (peewee's thread-local state); threads other
 than the one that calls `close()` should call `disconnect()` when done (the web UI does
 per request). Every open Store holds the folder's shared lock (locking.py).
@@ -40,7 +41,7 @@ from typing import Literal
 from peewee import Database, OperationalError
 
 from appliance.errors import StoreError
-from appliance.store import admin, cipherdb, crypto, files, ingest, opening, purge, search
+from appliance.store import admin, cipherdb, crypto, files, ingest, opening, outbox, purge, search
 from appliance.store.crypto import ImageDamagedError
 from appliance.store.diskfull import RESERVE_BYTES, RESERVE_NAME, DiskGuard
 from appliance.store.keys import KeyProvider, LocalKeyFile
@@ -194,6 +195,53 @@ class Store:
         """Note that the hub confirmed receipt of these reads (the first confirmation counts); return how many."""
         self._check_open()
         return purge.confirm(self.database, list(ids), at or datetime.now(timezone.utc))
+
+    # -- the outbox (outbox.py): what the hub has not acknowledged -------------------------
+
+    def outbox_pending(self, limit: int = 100) -> list[outbox.Entry]:
+        """The next records to send to the hub, alerts first."""
+        self._check_open()
+        return outbox.pending(self.database, limit)
+
+    def outbox_acknowledge(self, entries: Sequence[outbox.Entry], at: datetime | None = None) -> int:
+        """The hub acknowledged these: out of the outbox, their records marked confirmed (one transaction)."""
+        self._check_open()
+        return outbox.acknowledge(self.database, entries, at or datetime.now(timezone.utc))
+
+    def outbox_failed(self, ids: Sequence[str], error: str) -> None:
+        """Count a delivery attempt of these records that the hub did not acknowledge."""
+        self._check_open()
+        outbox.note_failure(self.database, ids, error)
+
+    def outbox_drop(self, ids: Sequence[str]) -> None:
+        """Forget entries whose record is gone from the store (nothing left to send)."""
+        self._check_open()
+        outbox.drop(self.database, ids)
+
+    def outbox_add(self, kind: str, record_id: str, body: dict, at: datetime | None = None) -> int:
+        """Queue a record of a kind with no table of its own (alert, access, heartbeat); its seq."""
+        self._check_open()
+        return outbox.add_record(self.database, kind, record_id, body, at or datetime.now(timezone.utc))
+
+    def outbox_backlog(self) -> outbox.Backlog:
+        """How many records wait for the hub, and since when (health page, heartbeat)."""
+        self._check_open()
+        return outbox.backlog(self.database)
+
+    def purge_record(self, record_id: str) -> PurgeReport | None:
+        """One purge run by id, or None."""
+        self._check_open()
+        if self.database.execute_sql("SELECT 1 FROM purge_records WHERE id = ?", (record_id,)).fetchone() is None:
+            return None
+        return purge.load(self.database, record_id)
+
+    def reads_after(self, seq: int, limit: int = 100) -> list[StoredRead]:
+        """Reads whose seq is above `seq`, in seq order (the pull API's pages)."""
+        self._check_open()
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}; got {limit!r}")
+        q = ReadRow.select().where(ReadRow.seq > seq).order_by(ReadRow.seq).limit(limit)
+        return [stored(r) for r in q.bind(self.database)]
 
     def set_hold(self, read_id: str, hold: bool) -> None:
         """Keep a read past its period (True) or let it go again (False)."""

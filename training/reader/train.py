@@ -117,18 +117,22 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--real-frac", type=float, default=0.3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--init", type=Path, help="fine-tune: start from this checkpoint's EMA weights (a new run folder)")
     a = p.parse_args()
     setup_logging(a.run)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     model = Reader()
+    if a.init:
+        model.load_state_dict(torch.load(a.init, weights_only=False)["ema"])
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
     step, best, elapsed = resume(a.run, model, ema, opt)
     real_train, real_val = load_real("train"), load_real("val")
-    # Synthetic only for the first 10 % of steps, then ~30 % real crops in every batch.
-    start = step
-    batches = Batches(a.synth, real_train, a.batch, lambda s: 0.0 if s + start < a.steps // 10 else a.real_frac, seed=step)
+    # Synthetic only for the first 10 % of steps (unless fine-tuning), then real crops
+    # at --real-frac of every batch.
+    start, warm = step, 0 if a.init else a.steps // 10
+    batches = Batches(a.synth, real_train, a.batch, lambda s: 0.0 if s + start < warm else a.real_frac, seed=step + 7)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     t0, losses = time.time(), []
     while step < a.steps:
