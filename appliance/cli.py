@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the device loop and web UI on a replayed drive-by (see README)")
     d.add_argument("--data", help="folder for the drive-by, store and demo.json (default: a new temporary folder)")
     d.add_argument("--port", type=int, default=8080, help="web UI port on 127.0.0.1 (default 8080)")
-    d.add_argument("--hub", help="agency hub URL (needs the hub link, issue #6)")
+    d.add_argument("--hub", help="agency hub URL to push the demo's records to (default: a local recording hub)")
     d.set_defaults(func=_demo)
     c = sub.add_parser("config", help="check a configuration file (docs/configuration.md)")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_user_parser(sub)  # alpr user create --role R NAME [--password-file F|-] | unlock NAME | train NAME ...
     from appliance.serve import add_parser as add_serve_parser
     add_serve_parser(sub)  # alpr serve [--config F] [--cert PEM --key PEM]
+    from appliance.hub.command import add_parser as add_hub_parser
+    add_hub_parser(sub)  # alpr hub token create NAME | revoke NAME | list
+    from appliance.provision.command import add_parser as add_provision_parser
+    add_provision_parser(sub)  # alpr provision [--answers F] [--dry-run] [--force --reason R] [--root DIR]
     return p
 
 

@@ -5,7 +5,9 @@ generated into DIR/driveby/ and replayed in a loop by the replay camera (chosen 
 configuration, as on a device); the store lives in DIR/store/; the web UI answers on
 http://127.0.0.1:PORT; once it does, DIR/demo.json is written atomically with the URL,
 the demo administrator's credentials (password and `totp_secret`, its second factor) and
-the plates. The administrator has a current training record, so the demo shows data.
+the plates and `hub_token` (a bearer token for the pull API, /api/v1). The administrator
+has a current training record, so the demo shows data. Records are pushed to `--hub URL`,
+or without it to a local recording hub (appliance/hub/testhub.py) on a free loopback port.
 Runs until SIGTERM or Ctrl-C.
 """
 
@@ -28,8 +30,9 @@ from werkzeug.serving import make_server
 
 from appliance import totp, training, users
 from appliance.config import Config
-from appliance.errors import NotBuiltError
-from appliance.runtime import build_pipeline, open_store, wait_for_signal
+from appliance.hub import tokens
+from appliance.hub.testhub import RecordingHub
+from appliance.runtime import build_forwarder, build_pipeline, open_store, wait_for_signal
 from appliance.store.keys import LocalKeyFile
 from appliance.synth.driveby import standard_driveby
 from webui import create_app
@@ -37,6 +40,7 @@ from webui import create_app
 log = logging.getLogger(__name__)
 DEMO_USER = "demo"
 DEMO_FPS = 10
+DEMO_HUB_CLIENT = "demo-hub"
 
 
 def write_driveby(folder: Path, seed: int = 1) -> list[str]:
@@ -102,17 +106,27 @@ def prepare_demo_user(store, now: datetime | None = None) -> tuple[str, str]:
     return password, secret
 
 
+def demo_hub_token(store) -> str:
+    """A fresh pull-API token for the demo; those of earlier runs in this folder are revoked."""
+    for t in tokens.list_tokens(store):
+        if t.name.startswith(DEMO_HUB_CLIENT) and t.revoked_at is None:
+            tokens.revoke(store, t.name)
+    return tokens.create(store, f"{DEMO_HUB_CLIENT}-{secrets.token_hex(4)}", actor="demo")
+
+
 def run_demo(data: Path | None, port: int, hub: str | None) -> int:
-    if hub:
-        raise NotBuiltError("--hub needs the hub link, which issue #6 delivers; run the demo without --hub for now")
     data = Path(data) if data else Path(tempfile.mkdtemp(prefix="alpr-demo-"))
     data.mkdir(parents=True, exist_ok=True)
     plates = write_driveby(data / "driveby")
     cfg = demo_config(data, port)
+    local_hub = None if hub else RecordingHub().start()  # no --hub: a local recording hub shows the push
+    cfg = replace(cfg, hub=replace(cfg.hub, url=hub or local_hub.url, push_interval_s=2))
     keys = LocalKeyFile(data / "keys" / "store.key")  # the demo's own key, outside DIR/store
     store = open_store(cfg, keys)
     password, secret = prepare_demo_user(store)
     pipeline = build_pipeline(cfg, store)
+    forwarder = build_forwarder(cfg, store)
+    hub_token = demo_hub_token(store)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per page request
     app = create_app(cfg.store.path, {"health_provider": lambda: pipeline.health.snapshot(pipeline.frames),
                                           "store_keys": keys})
@@ -120,11 +134,13 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     url = f"http://{cfg.web.host}:{server.server_port}"
     threading.Thread(target=server.serve_forever, name="webui", daemon=True).start()
     pipeline.start()
+    forwarder.start()
     stop = threading.Event()
     try:
         wait_until_answering(url)
         write_json_atomic(data / "demo.json", {"url": url, "username": DEMO_USER, "password": password,
-                                                   "totp_secret": secret, "plates": plates})
+                                                   "totp_secret": secret, "plates": plates,
+                                                   "hub_token": hub_token})
         print(f"alpr demo: web UI at {url}  user {DEMO_USER}  password {password}\n"
               f"second factor: add key {secret} to an authenticator app (or: python -c "
               f"\"import pyotp; print(pyotp.TOTP('{secret}').now())\")\n"
@@ -133,6 +149,9 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     finally:
         server.shutdown()
         clean = pipeline.stop(timeout=5.0)
+        clean = forwarder.stop() and clean
+        if local_hub is not None:
+            local_hub.stop()
         app.extensions["alpr"].store.close()
         store.close()
     return 0 if clean else 1

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from appliance.config import Config
+from appliance.hub.forwarder import Forwarder
 from appliance.pipeline import Pipeline
 from appliance.recognition.detector import PlateDetector
 from appliance.recognition.engine import Recognizer
@@ -72,6 +73,13 @@ def build_pipeline(cfg: Config, store: Store, camera=None) -> Pipeline:
                     housekeeping=store_housekeeping(cfg, store))
 
 
+def build_forwarder(cfg: Config, store: Store) -> Forwarder | None:
+    """The hub forwarder when `hub.url` is set (its own thread and store connection), else None."""
+    if not cfg.hub.url:
+        return None
+    return Forwarder(store, cfg.hub.url, cfg.device.id, interval_s=cfg.hub.push_interval_s)
+
+
 def wait_for_signal(stop: threading.Event) -> None:
     """Block until SIGTERM or SIGINT (Ctrl-C) sets `stop`."""
     def handler(signum: int, _frame) -> None:
@@ -88,7 +96,11 @@ def run_device(cfg: Config, stop: threading.Event | None = None) -> int:
     stop = stop or threading.Event()
     store = open_store(cfg)
     pipeline = build_pipeline(cfg, store)
+    forwarder = build_forwarder(cfg, store)
     pipeline.start()
+    if forwarder is not None:
+        forwarder.start()
+        log.info("pushing to the hub at %s every %.0f s", cfg.hub.url, cfg.hub.push_interval_s)
     # systemd (Type=notify): ready once running; the watchdog is petted only while frames
     # flow and every pipeline thread lives, so a stalled device is restarted.
     notifier = Notifier()
@@ -103,5 +115,7 @@ def run_device(cfg: Config, stop: threading.Event | None = None) -> int:
         notifier.stopping()
         watchdog.stop()
         clean = pipeline.stop(timeout=5.0)
+        if forwarder is not None:  # after the pipeline: its last reads are in the outbox for next time
+            clean = forwarder.stop() and clean
         store.close()
     return 0 if clean else 1

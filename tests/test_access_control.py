@@ -116,6 +116,8 @@ def test_permission_matrix_without_a_session(app) -> None:
         r = client.open(url, method=method)
         if endpoint in access.PUBLIC:
             assert r.status_code == 200, url
+        elif endpoint in access.HUB_API:  # hub tokens only: 401, never a sign-in page
+            assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer"), url
         else:  # POLICY AC-2: nothing but sign-in without a session (pending pages send back to step one)
             assert r.status_code == 302 and r.headers["Location"].startswith("/login"), url
 

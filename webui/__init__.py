@@ -1,7 +1,7 @@
 """The local admin web UI: a Flask app factory over one store folder.
 
-Everything but the sign-in page and static files needs a signed-in user. Later issues
-add roles, training gate, access records and the hub pull API as further blueprints.
+Everything but the sign-in page and static files needs a signed-in user; the hub pull API
+(hub_api.py, /api/v1) needs a hub client's bearer token instead (access.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from appliance.store import Store
-from webui import access, admin, auth, health, reads
+from webui import access, admin, auth, health, hub_api, reads
 from webui.state import WebState
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
     login = LoginManager(app)
     login.session_protection = "strong"
     login.user_loader(auth.load_user)
-    for bp in (auth.bp, reads.bp, health.bp, admin.bp):
+    for bp in (auth.bp, reads.bp, health.bp, admin.bp, hub_api.bp):
         app.register_blueprint(bp)
     app.before_request(access.guard)  # sign-in, session limits, role and training gate (access.py)
 

@@ -19,6 +19,7 @@ from flask_login import current_user, logout_user
 
 from appliance import training
 from appliance.users import ROLES
+from webui import hub_api
 from webui.state import web_state
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ class Rule:
 
 
 PUBLIC = frozenset({"auth.login", "static"})
+# The hub pull API (hub_api.py): a hub client's bearer token only, never a browser session;
+# and a token opens nothing else (every other endpoint goes through the session checks below).
+HUB_API = frozenset({"hub_api.reads", "hub_api.image"})
+NOBODY = frozenset()
 PENDING = frozenset({"auth.second_factor", "auth.enrol"})  # between password and second factor
 RULES: dict[str, Rule] = {
     "reads.index": Rule(DATA_ROLES, data=True),
@@ -48,6 +53,8 @@ RULES: dict[str, Rule] = {
     "admin.unlock": Rule(ADMIN),
     "admin.disable": Rule(ADMIN),
     "admin.enable": Rule(ADMIN),
+    "hub_api.reads": Rule(NOBODY),  # no role: hub clients only (HUB_API, checked before sessions)
+    "hub_api.image": Rule(NOBODY),
 }
 
 
@@ -56,6 +63,11 @@ def guard():
     endpoint = request.endpoint
     if endpoint in PUBLIC or endpoint in PENDING:
         return None  # the pending pages check their own half-signed-in state
+    if endpoint in HUB_API:
+        if "Authorization" not in request.headers and current_user.is_authenticated:
+            return forbidden(f"Your role ({current_user.role.replace('_', ' ')}) does not give access to this page: "
+                             "the hub API answers hub client tokens only.")
+        return hub_api.authenticate()
     if not current_user.is_authenticated:
         target = request.full_path if request.query_string else request.path
         return redirect(url_for("auth.login", next=target))

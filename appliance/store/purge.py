@@ -117,13 +117,18 @@ def _size(path: str) -> int:
 
 
 def confirm(db: Database, ids: list[str], at: datetime) -> int:
-    """Set confirmed_at on the reads not confirmed before; return how many."""
+    """Set confirmed_at on the reads not confirmed before; return how many.
+
+    A record the hub confirmed needs no sending: its outbox entry goes in the same
+    transaction (else a later purge would leave its id behind in the outbox).
+    """
     n = 0
     with db.atomic():
         for part, marks in _chunks(ids):
             # `+`: look the ids up by primary key, not every unconfirmed read by the confirmed_at index
             n += db.execute_sql(f"UPDATE reads SET confirmed_at = ? WHERE id IN ({marks}) AND +confirmed_at IS NULL",
                                 (to_rfc3339(at), *part)).rowcount
+            db.execute_sql(f"DELETE FROM outbox WHERE kind = 'read' AND id IN ({marks})", tuple(part))
     return n
 
 
