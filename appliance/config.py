@@ -17,7 +17,6 @@ optional field). An override beats the file. Other ALPR_ names that look like ov
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 import math
 import re
@@ -34,6 +33,7 @@ except ModuleNotFoundError:  # Python 3.10 (JetPack 6) has no tomllib; tomli is 
     import tomli as tomllib  # type: ignore[no-redef]
 
 from appliance.errors import ConfigError
+from appliance.net import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +331,7 @@ def _cross_checks(c: dict[str, Any], errors: list[str]) -> None:
     if backend == "picamera2" and isinstance(c.get("camera.source"), str) and not c["camera.source"].isdigit():
         errors.append(f"camera.source must be a camera number such as '0' for picamera2; got {c['camera.source']!r}")
     host = c.get("web.host")
-    if isinstance(host, str) and c.get("web.tls") is False and not _loopback(host):
+    if isinstance(host, str) and c.get("web.tls") is False and not is_loopback(host):
         errors.append(f"web.tls = false is allowed only when web.host is loopback (127.0.0.1, ::1, localhost), "
                       f"because sign-ins cross the network; got web.host {host!r}")
     pins: dict[int, str] = {}
@@ -352,18 +352,11 @@ def _hub_url(url: str) -> str | None:
     parts = urlsplit(url)
     if parts.username or parts.password:
         return f"must not carry a user name or password; {SECRETS_GO}"
-    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and _loopback(parts.hostname))):
+    if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))):
         return f"must be an https:// URL (http:// only to a loopback host) or empty for no hub; got {url!r}"
     return None
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def build(doc: Mapping[str, Any], env: Mapping[str, str], source: str = "config") -> Config:

@@ -25,6 +25,7 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 from appliance.config import Config
 from appliance.errors import ConfigError
+from appliance.net import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -131,13 +132,6 @@ def ensure_self_signed(folder: Path, host: str) -> tuple[Path, Path]:
     log.warning("made a self-signed web certificate %s (SHA-256 %s); install a provisioned one for production",
                 cert_path, cert.fingerprint(hashes.SHA256()).hex(":"))
     return cert_path, key_path
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and 127.0.0.0/8 or ::1."""
-    if host == "localhost":
-        return True
-    return _is_ip(host) and ipaddress.ip_address(host).is_loopback
 
 
 def _is_ip(host: str) -> bool:

@@ -25,7 +25,6 @@ configured hub URL; plain http:// is refused except to a loopback address (tests
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import random
 import threading
@@ -40,6 +39,7 @@ from appliance.hub.items import render
 from appliance.ids import uuid7
 from appliance.store import Store
 from appliance.store.times import to_rfc3339
+from appliance.net import is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -54,18 +54,11 @@ def ingest_url(hub_url: str) -> str:
     if parts.username or parts.password:
         raise ValueError("the hub URL must not carry a user name or password; give the token separately")
     host = parts.hostname or ""
-    if not host or not (parts.scheme == "https" or (parts.scheme == "http" and _loopback(host))):
+    if not host or not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))):
         raise ValueError(f"the hub URL must be https:// (http:// only to a loopback host); got {hub_url!r}")
     return hub_url.rstrip("/") + INGEST_PATH
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class Backoff:

@@ -31,6 +31,7 @@ from firmware.camera.clock import Clock, SystemClock
 from firmware.camera.exposure import choose_shutter_us
 from firmware.camera.frame import Frame
 from firmware.camera.opencv import OpenCVCamera
+from firmware.camera.reopen import Reopening
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def argus_pipeline(sensor_id: int, width: int, height: int, fps: float, shutter_
             "appsink drop=true max-buffers=1")
 
 
-class JetsonCamera:
+class JetsonCamera(Reopening):
     """`source` is a jetson-utils URI: csi://0, rtsp://..., /dev/video0."""
 
     backend = "jetson"
@@ -147,31 +148,10 @@ class JetsonCamera:
         except Exception as exc:
             raise CameraUnavailable(f"jetson camera {self.source} would not open: {exc}") from exc
 
-    def _fail(self, why: str) -> None:
-        self._last_error = why
-        log.warning("camera %s: %s; reopening in %g s", self.camera_id, why, self.reopen_after)
+    def _release(self) -> None:
         src, self._src = self._src, None
         if src is not None:
-            try:
-                src.Close()
-            except Exception as exc:
-                log.debug("camera %s: Close after failure raised %s", self.camera_id, exc)
-        self._retry_at = self.clock.monotonic() + self.reopen_after
-
-    def _try_reopen(self, timeout: float) -> bool:
-        wait = (self._retry_at or 0.0) - self.clock.monotonic()
-        if wait > timeout:
-            self.clock.sleep(timeout)
-            return False
-        if wait > 0:
-            self.clock.sleep(wait)
-        try:
-            self._start()
-        except CameraUnavailable as exc:
-            self._fail(str(exc))
-            return False
-        self._reconnects += 1
-        return True
+            src.Close()
 
     def _deliver(self, cuda_image: Any) -> Frame:
         self._utils.cudaDeviceSynchronize()  # the GPU may still be writing the buffer

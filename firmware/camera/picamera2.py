@@ -27,6 +27,7 @@ from firmware.camera.base import (
 from firmware.camera.clock import Clock, SystemClock
 from firmware.camera.exposure import GAIN_LIMITS, check_gain, choose_shutter_us
 from firmware.camera.frame import Frame
+from firmware.camera.reopen import Reopening
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def import_picamera2() -> Any:
             "install the [pi] extra; elsewhere use camera.backend 'opencv' or 'replay'") from None
 
 
-class Picamera2Camera:
+class Picamera2Camera(Reopening):
     """Camera number `source` at `width`x`height`, `fps`, shutter from `speed_limit_mph`."""
 
     backend = "picamera2"
@@ -148,29 +149,8 @@ class Picamera2Camera:
             finally:
                 cam.close()
 
-    def _fail(self, why: str) -> None:
-        self._last_error = why
-        log.warning("camera %s: %s; reopening in %g s", self.camera_id, why, self.reopen_after)
-        try:
-            self._stop()
-        except Exception as exc:
-            log.debug("camera %s: stop after failure raised %s", self.camera_id, exc)
-        self._retry_at = self.clock.monotonic() + self.reopen_after
-
-    def _try_reopen(self, timeout: float) -> bool:
-        wait = (self._retry_at or 0.0) - self.clock.monotonic()
-        if wait > timeout:
-            self.clock.sleep(timeout)
-            return False
-        if wait > 0:
-            self.clock.sleep(wait)
-        try:
-            self._start()
-        except CameraUnavailable as exc:
-            self._fail(str(exc))
-            return False
-        self._reconnects += 1
-        return True
+    def _release(self) -> None:
+        self._stop()
 
     def _deliver(self, image: np.ndarray, meta: dict[str, Any]) -> Frame:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] not in (3, 4):
