@@ -11,7 +11,9 @@ import signal
 import threading
 from pathlib import Path
 
+from appliance.alerts import AlertingWriter
 from appliance.config import Config
+from appliance.hotlists.repository import MatcherCache
 from appliance.hub.forwarder import Forwarder
 from appliance.pipeline import Pipeline
 from appliance.recognition.detector import PlateDetector
@@ -66,10 +68,15 @@ def open_store(cfg: Config, keys=None) -> Store:
                       on_alarm=lambda message: log.error("store alarm: %s", message))
 
 
-def build_pipeline(cfg: Config, store: Store, camera=None) -> Pipeline:
-    """The device loop for `cfg`; `camera` overrides the configured one (tests, demo)."""
+def build_pipeline(cfg: Config, store: Store, camera=None, alert_sinks=()) -> Pipeline:
+    """The device loop for `cfg`; `camera` overrides the configured one (tests, demo).
+
+    Each Read is matched against the stored hotlists on the writer thread and stored with
+    its alerts in one transaction; `alert_sinks` (relay, LED) are called after the commit.
+    """
     camera = camera or make_camera(cfg.camera.backend, **camera_options(cfg))
-    return Pipeline(camera, build_recognizers(cfg), build_tracker(cfg), store.add_read,
+    writer = AlertingWriter(store, MatcherCache(store).current, sinks=list(alert_sinks))
+    return Pipeline(camera, build_recognizers(cfg), build_tracker(cfg), writer,
                     housekeeping=store_housekeeping(cfg, store))
 
 

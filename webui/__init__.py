@@ -19,7 +19,7 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from appliance.store import Store
-from webui import access, admin, auth, health, hub_api, reads
+from webui import access, admin, alerts, auth, health, hub_api, reads
 from webui.state import WebState
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
     login = LoginManager(app)
     login.session_protection = "strong"
     login.user_loader(auth.load_user)
-    for bp in (auth.bp, reads.bp, health.bp, admin.bp, hub_api.bp):
+    for bp in (auth.bp, reads.bp, alerts.bp, health.bp, admin.bp, hub_api.bp):
         app.register_blueprint(bp)
     app.before_request(access.guard)  # sign-in, session limits, role and training gate (access.py)
 

@@ -46,6 +46,7 @@ PENDING = frozenset({"auth.second_factor", "auth.enrol"})  # between password an
 RULES: dict[str, Rule] = {
     "reads.index": Rule(DATA_ROLES, data=True),
     "reads.image": Rule(DATA_ROLES, data=True),
+    "alerts.index": Rule(DATA_ROLES, data=True),  # alert handling: POLICY TR-1, HL-3
     "health.page": Rule(EVERYONE),
     "health.as_json": Rule(EVERYONE),
     "auth.logout": Rule(EVERYONE),

@@ -15,6 +15,11 @@ not acknowledged, each with its UUID and a per-kind sequence number kept on the 
 client tokens (appliance/hub/tokens.py, stored as SHA-256 hashes) and a minimal record of
 every pull (api_access; the access-records issue replaces it with the hash chain). Reads
 and purge records the hub has not confirmed when a v4 store is migrated enter the outbox.
+Version 6 (hotlists and alerts, issue #7) adds the hotlists and their entries
+(appliance/hotlists/repository.py), the log of every list replacement (who, when, how many
+added/removed/rejected), and the alerts: one per hit, holding a copy of the entry and list
+as they were when it fired (a later import may change or remove them), and the
+acknowledgement (outcome, user, time) that closes it (appliance/alerts/).
 """
 
 from __future__ import annotations
@@ -177,7 +182,68 @@ _V5 = (
         count INTEGER NOT NULL)""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+_V6 = (
+    """CREATE TABLE hotlists (
+        id VARCHAR(36) NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        priority INTEGER NOT NULL,
+        source_system TEXT NOT NULL,
+        refreshed_at TEXT,
+        refresh_interval_s INTEGER NOT NULL,
+        policy TEXT NOT NULL,
+        lookalike_budget INTEGER NOT NULL)""",
+    """CREATE TABLE hotlist_entries (
+        id VARCHAR(36) NOT NULL PRIMARY KEY,
+        list_id VARCHAR(36) NOT NULL REFERENCES hotlists (id),
+        plate TEXT NOT NULL,
+        state TEXT NOT NULL,
+        description TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        case_number TEXT NOT NULL,
+        entered_by TEXT NOT NULL,
+        entered_at TEXT NOT NULL,
+        expires_at TEXT,
+        manual INTEGER NOT NULL,
+        renewals TEXT NOT NULL)""",  # renewals: JSON list of {at, by, reason, expires_at}
+    "CREATE INDEX hotlist_entries_list ON hotlist_entries (list_id)",
+    "CREATE INDEX hotlist_entries_plate ON hotlist_entries (plate)",
+    """CREATE TABLE hotlist_imports (
+        n INTEGER NOT NULL PRIMARY KEY,
+        list_id VARCHAR(36) NOT NULL,
+        at TEXT NOT NULL,
+        who TEXT NOT NULL,
+        entries INTEGER NOT NULL,
+        added INTEGER NOT NULL,
+        removed INTEGER NOT NULL,
+        changed INTEGER NOT NULL,
+        rejected INTEGER NOT NULL,
+        detail TEXT NOT NULL)""",  # n also versions the lists: a matcher is rebuilt when MAX(n) moves
+    """CREATE TABLE alerts (
+        id VARCHAR(36) NOT NULL PRIMARY KEY,
+        seq INTEGER NOT NULL UNIQUE,
+        read_id VARCHAR(36) NOT NULL,
+        entry_id VARCHAR(36) NOT NULL,
+        list_id VARCHAR(36) NOT NULL,
+        kind TEXT NOT NULL,
+        read_text TEXT NOT NULL,
+        matched_text TEXT NOT NULL,
+        substituted TEXT NOT NULL,
+        uncertain TEXT NOT NULL,
+        score REAL NOT NULL,
+        entry TEXT NOT NULL,
+        hotlist TEXT NOT NULL,
+        retrospective INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        acknowledged_at TEXT,
+        acknowledged_by TEXT,
+        outcome TEXT,
+        note TEXT NOT NULL DEFAULT '')""",  # entry, hotlist: JSON copies as they were when the alert fired
+    "CREATE INDEX alerts_open ON alerts (acknowledged_at, created_at)",
+    "CREATE INDEX alerts_read ON alerts (read_id)",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 LATEST = max(MIGRATIONS)
 
 

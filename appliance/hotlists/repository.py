@@ -1,0 +1,181 @@
+"""Hotlists in the store (schema v6): replace a list atomically, load every list, build the Matcher.
+
+A list is only ever replaced whole (an import, a sync, or the UI's edit of one entry
+writing the list back): the old entries and the new ones, the list's own row and the
+import-log row go in one transaction, so the matcher never sees half a list and every
+change says who made it, when, and how many entries were added, removed, changed and
+rejected (POLICY HL-1, LG-6). The transaction starts with a write, so the busy timeout
+serialises it with the pipeline's writer thread (WAL), as the outbox's writes do.
+
+The import log's row number doubles as the lists' version: `MatcherCache` rebuilds its
+Matcher only when it moves, so the writer thread checks one indexed integer per read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from appliance.hotlists import imports
+from appliance.hotlists.matching import Matcher
+from appliance.hotlists.model import Entry, Hotlist, HotlistError, Renewal, from_rfc3339, to_rfc3339, utc_now
+
+__all__ = ["ImportLog", "replace_list", "load_lists", "load_list", "import_log", "lists_version", "MatcherCache"]
+
+log = logging.getLogger(__name__)
+
+_ENTRY_COLUMNS = ("id", "list_id", "plate", "state", "description", "reason", "case_number", "entered_by",
+                  "entered_at", "expires_at", "manual", "renewals")
+_LIST_COLUMNS = ("id", "name", "source", "priority", "source_system", "refreshed_at", "refresh_interval_s",
+                 "policy", "lookalike_budget")
+_CHUNK = 5000
+
+
+@dataclass(frozen=True)
+class ImportLog:
+    """One replacement of a list: who, when, and what it changed."""
+
+    n: int
+    list_id: str
+    at: datetime
+    who: str
+    entries: int
+    added: int
+    removed: int
+    changed: int
+    rejected: int
+    detail: dict
+
+
+def _t(t: datetime | None) -> str | None:
+    return None if t is None else to_rfc3339(t)
+
+
+def _entry_row(e: Entry) -> tuple:
+    renewals = [{"at": to_rfc3339(r.at), "by": r.by, "reason": r.reason, "expires_at": to_rfc3339(r.expires_at)}
+                for r in e.renewals]
+    return (e.id, e.list_id, e.plate, e.state, e.description, e.reason, e.case_number, e.entered_by,
+            to_rfc3339(e.entered_at), _t(e.expires_at), int(e.manual), json.dumps(renewals))
+
+
+def _entry_of(row: Sequence) -> Entry:
+    d = dict(zip(_ENTRY_COLUMNS, row))
+    renewals = tuple(Renewal(from_rfc3339(r["at"]), r["by"], r["reason"], from_rfc3339(r["expires_at"]))
+                     for r in json.loads(d["renewals"]))
+    return Entry(d["id"], d["list_id"], d["plate"], d["entered_by"], from_rfc3339(d["entered_at"]), d["state"],
+                 d["description"], d["reason"], d["case_number"],
+                 None if d["expires_at"] is None else from_rfc3339(d["expires_at"]), bool(d["manual"]), renewals)
+
+
+def _list_of(row: Sequence) -> Hotlist:
+    d = dict(zip(_LIST_COLUMNS, row))
+    return Hotlist(**{**d, "refreshed_at": None if d["refreshed_at"] is None else from_rfc3339(d["refreshed_at"])})
+
+
+def replace_list(store, hotlist: Hotlist, entries: Sequence[Entry] | imports.Parsed, who: str, *,
+                 now: datetime | None = None, allow_empty: bool = False) -> ImportLog:
+    """Make `entries` the whole of `hotlist` in one transaction and log who did it; return the log row.
+
+    `entries` may be an importer's Parsed result: its rejected lines are counted and listed
+    in the log. Entries already on the list (same plate, state and case number) keep their
+    ids, so alerts that name them still do. The list's refreshed_at becomes `now`.
+    """
+    if not isinstance(who, str) or not who.strip():
+        raise HotlistError("replacing a list needs the username (or source system) of who does it (HL-1)")
+    now = now or utc_now()
+    new = entries.entries if isinstance(entries, imports.Parsed) else tuple(entries)
+    wrong = next((e for e in new if e.list_id != hotlist.id), None)
+    if wrong is not None:
+        raise HotlistError(f"entry {wrong.id} belongs to list {wrong.list_id}, not to {hotlist.id} being replaced")
+    hotlist = replace(hotlist, refreshed_at=now)
+    db = store.database
+    with db.atomic():
+        # A write first: the transaction takes the write lock now, not after reading (see outbox.py).
+        db.execute_sql(f"INSERT INTO hotlists ({', '.join(_LIST_COLUMNS)}) VALUES ({', '.join('?' * 9)}) "
+                       "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _LIST_COLUMNS[1:]),
+                       _list_row(hotlist))
+        old = _entries_of(db, hotlist.id)
+        result = imports.replace_list(old, entries, allow_empty=allow_empty)
+        db.execute_sql("DELETE FROM hotlist_entries WHERE list_id = ?", (hotlist.id,))
+        cursor = db.cursor()
+        rows = [_entry_row(e) for e in result.entries]
+        for i in range(0, len(rows), _CHUNK):
+            cursor.executemany(f"INSERT INTO hotlist_entries ({', '.join(_ENTRY_COLUMNS)}) "
+                               f"VALUES ({', '.join('?' * len(_ENTRY_COLUMNS))})", rows[i:i + _CHUNK])
+        detail = {"kept": result.kept, "warnings": list(result.warnings),
+                  "rejected_lines": [{"line": r.line, "reason": r.reason} for r in result.rejected]}
+        cursor.execute("INSERT INTO hotlist_imports (list_id, at, who, entries, added, removed, changed, rejected, "
+                       "detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (hotlist.id, to_rfc3339(now), who.strip(), len(result.entries), result.added, result.removed,
+                        result.changed, result.rejected_count, json.dumps(detail)))
+        n = cursor.lastrowid
+    log.info("hotlist %s replaced by %s: %d entries (%d added, %d removed, %d changed, %d rejected)",
+             hotlist.id, who, len(result.entries), result.added, result.removed, result.changed, result.rejected_count)
+    return ImportLog(n, hotlist.id, now, who.strip(), len(result.entries), result.added, result.removed,
+                     result.changed, result.rejected_count, detail)
+
+
+def _list_row(h: Hotlist) -> tuple:
+    return (h.id, h.name, h.source, h.priority, h.source_system, _t(h.refreshed_at), h.refresh_interval_s,
+            h.policy, h.lookalike_budget)
+
+
+def _entries_of(db, list_id: str) -> list[Entry]:
+    rows = db.execute_sql(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM hotlist_entries WHERE list_id = ? ORDER BY id",
+                          (list_id,)).fetchall()
+    return [_entry_of(r) for r in rows]
+
+
+def load_list(store, list_id: str) -> tuple[Hotlist, list[Entry]] | None:
+    """One list and its entries, or None when there is no such list."""
+    row = store.database.execute_sql(f"SELECT {', '.join(_LIST_COLUMNS)} FROM hotlists WHERE id = ?",
+                                     (list_id,)).fetchone()
+    return None if row is None else (_list_of(row), _entries_of(store.database, list_id))
+
+
+def load_lists(store) -> list[tuple[Hotlist, list[Entry]]]:
+    """Every list with its entries (expired ones too: the matcher skips them at match time)."""
+    db = store.database
+    lists = {r[0]: _list_of(r) for r in db.execute_sql(f"SELECT {', '.join(_LIST_COLUMNS)} FROM hotlists "
+                                                        "ORDER BY priority, id")}
+    grouped: dict[str, list[Entry]] = {k: [] for k in lists}
+    for r in db.execute_sql(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM hotlist_entries ORDER BY list_id, id"):
+        grouped[r[1]].append(_entry_of(r))
+    return [(h, grouped[k]) for k, h in lists.items()]
+
+
+def import_log(store, list_id: str | None = None, limit: int = 50) -> list[ImportLog]:
+    """The latest list replacements, newest first (one list's when `list_id` is given)."""
+    where, args = ("WHERE list_id = ?", (list_id, limit)) if list_id else ("", (limit,))
+    rows = store.database.execute_sql(
+        "SELECT n, list_id, at, who, entries, added, removed, changed, rejected, detail FROM hotlist_imports "
+        f"{where} ORDER BY n DESC LIMIT ?", args).fetchall()
+    return [ImportLog(r[0], r[1], from_rfc3339(r[2]), r[3], *r[4:9], json.loads(r[9])) for r in rows]
+
+
+def lists_version(store) -> int:
+    """A number that moves whenever any list is replaced (0: no list ever stored)."""
+    (n,) = store.database.execute_sql("SELECT COALESCE(MAX(n), 0) FROM hotlist_imports").fetchone()
+    return int(n)
+
+
+class MatcherCache:
+    """The Matcher over every stored list, rebuilt only when a list was replaced since the last build."""
+
+    def __init__(self, store, clock: Callable[[], datetime] = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+        self._version = -1
+        self._matcher: Matcher | None = None
+
+    def current(self) -> Matcher:
+        """The up-to-date Matcher (one small query when nothing changed)."""
+        version = lists_version(self.store)
+        if self._matcher is None or version != self._version:
+            self._matcher = Matcher(load_lists(self.store), self.clock)
+            self._version = version
+            log.info("hotlist matcher rebuilt: %d entries (lists version %d)", self._matcher.size, version)
+        return self._matcher

@@ -1,0 +1,63 @@
+"""The alert page: open alerts with what the officer needs to verify them, and their acknowledgement.
+
+One endpoint, no id in the path: GET lists the open alerts (each with its acknowledgement
+form), POST records one outcome and comes back (POLICY HL-2, HL-3). An alert leaves the
+page only through an acknowledgement with an outcome, recorded with user and time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from appliance.alerts import OUTCOMES, AlertError, acknowledge, open_alerts
+from appliance.alerts.model import NOTICE, STALE_AFTER
+from appliance.hotlists.repository import load_list
+from webui.state import web_state
+
+bp = Blueprint("alerts", __name__)
+
+OUTCOME_LABELS = {"confirmed": "Confirmed", "misread": "Misread", "stale_entry": "Stale entry",
+                  "not_located": "Not located"}
+
+
+def _age_text(seconds: float) -> str:
+    hours = seconds / 3600
+    return f"{seconds / 60:.0f} minutes" if hours < 1 else f"{hours:.1f} hours" if hours < 48 else f"{hours / 24:.1f} days"
+
+
+def _view(alert, now: datetime) -> dict:
+    """What the template shows of one alert: the list's age is the list's now, if it still exists."""
+    current = load_list(web_state().store, alert.hotlist.id)
+    hotlist = current[0] if current is not None else alert.hotlist
+    age = hotlist.age(now)
+    return {"alert": alert, "hotlist": hotlist, "marks": alert.text_marks(),
+            "age": None if age is None else _age_text(age.total_seconds()),
+            "stale": hotlist.is_stale(now, STALE_AFTER),
+            "created": alert.created_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
+
+
+def _page(error: str = "", status: int = 200):
+    state = web_state()
+    now = state.clock()
+    views = [_view(a, now) for a in open_alerts(state.store)]
+    return render_template("alerts.html", views=views, notice=NOTICE, outcomes=OUTCOME_LABELS, error=error,
+                           stale_hours=int(STALE_AFTER.total_seconds() // 3600)), status
+
+
+@bp.route("/alerts", methods=["GET", "POST"])
+def index():
+    """Open alerts (GET); acknowledge one with an outcome (POST: alert id, outcome, optional note)."""
+    if request.method == "GET":
+        return _page()
+    outcome = request.form.get("outcome", "")
+    if outcome not in OUTCOMES:
+        return _page(f"Choose an outcome ({', '.join(OUTCOME_LABELS.values())}) to acknowledge the alert.", 400)
+    try:
+        acknowledge(web_state().store, request.form.get("alert_id", ""), outcome, current_user.username,
+                    web_state().clock(), request.form.get("note", ""))
+    except AlertError as e:
+        return _page(str(e), 400)
+    return redirect(url_for("alerts.index"), 303)
