@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_hub_parser(sub)  # alpr hub token create NAME | revoke NAME | list
     from appliance.provision.command import add_parser as add_provision_parser
     add_provision_parser(sub)  # alpr provision [--answers F] [--dry-run] [--force --reason R] [--root DIR]
+    from appliance.audit.command import add_parser as add_audit_parser
+    add_audit_parser(sub)  # alpr audit verify [--store DIR --key-file F]: exit 0 intact, 1 broken
     return p
 
 

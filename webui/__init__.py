@@ -19,12 +19,12 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from appliance.store import Store
-from webui import access, admin, alerts, auth, health, hub_api, reads
+from webui import access, admin, alerts, audit, auth, health, hub_api, reads, search
 from webui.state import WebState
 
 log = logging.getLogger(__name__)
 
-OPTIONS = ("health_provider", "password_hasher", "refresh_seconds", "reads_on_page", "store_keys", "clock")
+OPTIONS = ("health_provider", "password_hasher", "refresh_seconds", "reads_on_page", "store_keys", "clock", "agency")
 SECRET_FILE = "webui-secret.key"
 CSP = ("default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
@@ -39,7 +39,8 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
     ...) and these lower-case options: clock (a callable returning an aware UTC datetime;
     tests pass a fake to move time), health_provider (a callable returning the pipeline's
     health dict), password_hasher (an argon2 PasswordHasher), refresh_seconds, reads_on_page,
-    store_keys (the store's KeyProvider; default: the device key file).
+    store_keys (the store's KeyProvider; default: the device key file), agency (the agency's
+    ORI, written into every access record).
     """
     config = dict(config or {})
     unknown = sorted(k for k in config if not k.isupper() and k not in OPTIONS)
@@ -64,7 +65,8 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
     app.extensions["alpr"] = WebState(store=store, hasher=options.get("password_hasher") or PasswordHasher(),
                                       health_provider=options.get("health_provider"),
                                       refresh_seconds=int(options.get("refresh_seconds", 5)),
-                                      reads_on_page=int(options.get("reads_on_page", 50)))
+                                      reads_on_page=int(options.get("reads_on_page", 50)),
+                                      agency=str(options.get("agency", "")))
     if options.get("clock") is not None:
         app.extensions["alpr"].clock = options["clock"]
 
@@ -72,7 +74,7 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
     login = LoginManager(app)
     login.session_protection = "strong"
     login.user_loader(auth.load_user)
-    for bp in (auth.bp, reads.bp, alerts.bp, health.bp, admin.bp, hub_api.bp):
+    for bp in (auth.bp, reads.bp, alerts.bp, search.bp, audit.bp, health.bp, admin.bp, hub_api.bp):
         app.register_blueprint(bp)
     app.before_request(access.guard)  # sign-in, session limits, role and training gate (access.py)
 

@@ -29,6 +29,7 @@ SIGN_IN_LIMIT = timedelta(hours=12)
 DATA_ROLES = frozenset({"administrator", "supervisor", "operator"})
 EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"administrator"})
+AUDIT = frozenset({"auditor", "administrator"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ RULES: dict[str, Rule] = {
     "reads.index": Rule(DATA_ROLES, data=True),
     "reads.image": Rule(DATA_ROLES, data=True),
     "alerts.index": Rule(DATA_ROLES, data=True),  # alert handling: POLICY TR-1, HL-3
+    "search.index": Rule(DATA_ROLES, data=True),  # purpose-bound search: POLICY LG-2
+    "audit.index": Rule(AUDIT),  # read-only; nobody can change a record (AC-2, LG-3)
+    "audit.export": Rule(AUDIT),
     "health.page": Rule(EVERYONE),
     "health.as_json": Rule(EVERYONE),
     "auth.logout": Rule(EVERYONE),

@@ -15,6 +15,7 @@ from flask_login import current_user
 from appliance.alerts import OUTCOMES, AlertError, acknowledge, open_alerts
 from appliance.alerts.model import NOTICE, STALE_AFTER
 from appliance.hotlists.repository import load_list
+from webui import recording
 from webui.state import web_state
 
 bp = Blueprint("alerts", __name__)
@@ -51,6 +52,10 @@ def _page(error: str = "", status: int = 200):
 def index():
     """Open alerts (GET); acknowledge one with an outcome (POST: alert id, outcome, optional note)."""
     if request.method == "GET":
+        try:  # watching alerts is live monitoring too (POLICY LG-2): one record per session
+            recording.live_monitoring("alerts")
+        except recording.RecordRefused:
+            return recording.refused()
         return _page()
     outcome = request.form.get("outcome", "")
     if outcome not in OUTCOMES:

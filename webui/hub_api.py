@@ -55,11 +55,12 @@ def authenticate():
     return None
 
 
-def _recorded(count: int):
-    """Write the pull's access record; a 503 response when it cannot be written, else None."""
+def _recorded(count: int, ids: list[str]):
+    """Write the pull's access records; a 503 response when they cannot be written, else None."""
     try:
         query = request.query_string.decode("ascii", "replace")
-        tokens.record_pull(web_state().store, g.hub_client, request.path, query, count, web_state().clock())
+        tokens.record_pull(web_state().store, g.hub_client, request.path, query, count, web_state().clock(),
+                           address=request.remote_addr or "unknown", ids=ids)
     except Exception:
         log.exception("could not write the access record of a hub pull; the pull is refused")
         return error(503, "the pull could not be recorded in the access log, so it is refused; try again later")
@@ -78,7 +79,7 @@ def reads():
     store = web_state().store
     page = store.reads_after(int(after_text), int(limit_text))
     items = [read_item(store, r) for r in page]
-    refused = _recorded(len(items))
+    refused = _recorded(len(items), [r.id for r in page])
     if refused is not None:
         return refused
     return jsonify({"items": items, "next": str(page[-1].seq) if page else after_text})
@@ -96,7 +97,7 @@ def image(read_id: str):
         data = web_state().store.image_bytes(read_id, kind)
     except ImageDamagedError:
         data = None
-    refused = _recorded(0 if data is None else 1)
+    refused = _recorded(0 if data is None else 1, [] if data is None else [read_id])
     if refused is not None:
         return refused
     if data is None:

@@ -1,4 +1,8 @@
-"""The landing page (latest reads, server-rendered) and the read images."""
+"""The landing page (latest reads, server-rendered) and the read images, each an access record.
+
+The page is live monitoring: one record per session (POLICY LG-2, recording.py). An image
+is recorded as an "image view" unless the page that showed it already recorded it (`?via=`).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import io
 import re
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, render_template, send_file
+from flask import Blueprint, abort, render_template, request, send_file
 
 from appliance.store import ImageDamagedError
 from appliance.store.times import to_rfc3339
+from webui import recording
 from webui.state import web_state
 
 bp = Blueprint("reads", __name__)
@@ -26,9 +31,13 @@ def utc_text(t: datetime) -> str:
 def index():
     """The latest reads, newest first, with their crops; the page refreshes itself."""
     state = web_state()
+    try:
+        via = recording.live_monitoring("latest reads")
+    except recording.RecordRefused:
+        return recording.refused()
     latest = state.store.latest_reads(state.reads_on_page)
     return render_template("reads.html", reads=latest, total=state.store.count(), utc_text=utc_text,
-                           rfc3339=to_rfc3339, refresh_seconds=state.refresh_seconds)
+                           rfc3339=to_rfc3339, refresh_seconds=state.refresh_seconds, via=via)
 
 
 @bp.route("/reads/<read_id>/crop", defaults={"kind": "crop"})
@@ -37,6 +46,12 @@ def image(read_id: str, kind: str):
     """A read's plate crop or frame as JPEG (signed-in users only, like every page but sign-in)."""
     if not _READ_ID.fullmatch(read_id):
         abort(404)
+    if kind == "frame" or not recording.covered(request.args.get("via"), read_id):
+        try:
+            recording.record(action="image view", purpose_category="image view",
+                             query={"read_id": read_id, "kind": kind}, result_ids=[read_id])
+        except recording.RecordRefused:
+            return recording.refused()
     try:  # decrypted in memory: the image is never a plaintext file (the store's files are sealed)
         data = web_state().store.image_bytes(read_id, kind)
     except ImageDamagedError:  # marked damaged in the store; the page shows a broken image

@@ -24,6 +24,7 @@ class WebState:
     health_provider: HealthProvider | None = None
     refresh_seconds: int = 5  # the latest-reads page refreshes itself; 0 turns that off
     reads_on_page: int = 50
+    agency: str = ""  # the agency's ORI, written into every access record (POLICY LG-1)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))  # tests pass a fake
 
 

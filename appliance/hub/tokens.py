@@ -8,8 +8,10 @@ record never names a client that has vanished.
 
 `record_pull` writes the minimal access record of every pull (time, client, path, query,
 how many items); the pull is refused when it cannot be written (POLICY LG-4). A bad or
-taken client name is an AccountError (a ValueError): a hub client is an account of sorts. The
-access-records issue replaces this table with the hash-chained log.
+taken client name is an AccountError (a ValueError): a hub client is an account of sorts. Each
+pull also goes into the hash-chained access records (appliance/audit/records.py, user
+"hub:<client>", category "hub pull", the ids returned), in the same transaction as its
+api_access row: both are written or the pull is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -89,11 +92,17 @@ def list_tokens(store: Store) -> list[HubToken]:
     return [HubToken(n, from_rfc3339(c), by, None if r is None else from_rfc3339(r)) for n, c, by, r in rows]
 
 
-def record_pull(store: Store, client: str, path: str, query: str, count: int, now: datetime | None = None) -> None:
-    """The minimal access record of one pull; raises when it cannot be written (the caller refuses the pull)."""
-    with store.database.atomic():
+def record_pull(store: Store, client: str, path: str, query: str, count: int, now: datetime | None = None, *,
+                address: str = "unknown", ids: Sequence[str] = ()) -> None:
+    """The access records of one pull; raises when they cannot be written (the caller refuses the pull)."""
+    from appliance.audit.records import AccessRecord, append  # audit imports the store; keep this import lazy
+    at = now or datetime.now(timezone.utc)
+    with store.database.atomic("IMMEDIATE"):
         store.database.execute_sql("INSERT INTO api_access (at, client, path, query, count) VALUES (?, ?, ?, ?, ?)",
-                                   (to_rfc3339(now or datetime.now(timezone.utc)), client, path, query, count))
+                                   (to_rfc3339(at), client, path, query, count))
+        append(store, AccessRecord(username=f"hub:{client}", action="hub pull", client=address,
+                                   purpose_category="hub pull", query={"path": path, "query": query},
+                                   result_ids=list(ids), result_count=count, at=at))
 
 
 def pulls(store: Store, limit: int = 100) -> list[dict]:

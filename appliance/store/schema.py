@@ -20,6 +20,10 @@ Version 6 (hotlists and alerts, issue #7) adds the hotlists and their entries
 added/removed/rejected), and the alerts: one per hit, holding a copy of the entry and list
 as they were when it fired (a later import may change or remove them), and the
 acknowledgement (outcome, user, time) that closes it (appliance/alerts/).
+Version 7 (access records, issue #9) adds the hash-chained access records of POLICY LG-1..LG-4
+(appliance/audit/records.py): n is the place in the chain, query and result_ids are JSON,
+review is "required" for an exigent search; triggers refuse every UPDATE and DELETE (the
+hash chain catches whoever drops them). The hub pull API writes here as well as api_access.
 """
 
 from __future__ import annotations
@@ -243,7 +247,33 @@ _V6 = (
     "CREATE INDEX alerts_read ON alerts (read_id)",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
+_V7 = (
+    """CREATE TABLE access_records (
+        n INTEGER NOT NULL PRIMARY KEY,
+        id VARCHAR(36) NOT NULL UNIQUE,
+        at TEXT NOT NULL,
+        username TEXT NOT NULL,
+        agency TEXT NOT NULL,
+        action TEXT NOT NULL,
+        query TEXT NOT NULL,
+        purpose_category TEXT NOT NULL,
+        purpose_text TEXT NOT NULL,
+        case_number TEXT NOT NULL,
+        client TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        result_count INTEGER NOT NULL,
+        result_ids TEXT NOT NULL,
+        review TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL)""",
+    "CREATE INDEX access_records_user ON access_records (username, n)",
+    """CREATE TRIGGER access_records_no_update BEFORE UPDATE ON access_records
+        BEGIN SELECT RAISE(ABORT, 'access records are append-only'); END""",
+    """CREATE TRIGGER access_records_no_delete BEFORE DELETE ON access_records
+        BEGIN SELECT RAISE(ABORT, 'access records are append-only'); END""",
+)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
 LATEST = max(MIGRATIONS)
 
 

@@ -1,0 +1,63 @@
+"""`alpr audit verify`: walk the access records' hash chain (POLICY LG-3).
+
+Exit 0 when the chain is intact, 1 when it is broken (the first bad record is named),
+2 when the store cannot be opened. `cli.py` wires this with `add_parser(sub)`; it only
+reads, so it runs beside a live device and web UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from appliance.audit import records
+from appliance.store import Store
+from appliance.store.keys import LocalKeyFile, default_key_path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add `audit verify` to the `alpr` command group."""
+    a = sub.add_parser("audit", help="the access records (who looked at plate data, why)")
+    asub = a.add_subparsers(dest="action", required=True, metavar="ACTION")
+    v = asub.add_parser("verify", help="check the access records' hash chain: exit 0 intact, 1 broken")
+    v.add_argument("--config", help="TOML config file naming store.path (default /etc/alpr/alpr.toml)")
+    v.add_argument("--store", help="store folder (default: store.path from the config)")
+    v.add_argument("--key-file", help=f"master key file (default {default_key_path()})")
+    v.set_defaults(func=verify)
+
+
+def verify(a: argparse.Namespace) -> int:
+    with _open(a) as store:
+        ok, bad, why = records.verify(store)
+    if ok:
+        print(f"access records intact: {why}")
+        return 0
+    print(f"access records BROKEN at record {bad}: {why}", file=sys.stderr)
+    return 1
+
+
+def _open(a: argparse.Namespace) -> Store:
+    if a.store:
+        folder = Path(a.store)
+    else:
+        from appliance.config import load_config
+        folder = Path(load_config(Path(a.config) if a.config else None, os.environ).store.path)
+    return Store.open(folder, keys=LocalKeyFile(Path(a.key_file) if a.key_file else None))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m appliance.audit.command verify ...`, the same as `alpr audit verify ...`."""
+    p = argparse.ArgumentParser(prog="alpr")
+    add_parser(p.add_subparsers(dest="command", required=True))
+    a = p.parse_args(["audit", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return a.func(a)
+    except Exception as exc:  # noqa: BLE001 - a store that will not open is exit 2, as in cli.main
+        print(f"alpr audit: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

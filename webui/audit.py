@@ -1,0 +1,62 @@
+"""The auditor's pages: recent access records, the chain's state, and a CSV export (POLICY LG-3, AR-1).
+
+Read-only: no role can change or delete a record (AC-2), and looking at the log is itself
+recorded (LG-6, "reads of the log"), so the page is refused when that record cannot be written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from flask import Blueprint, Response, render_template
+
+from appliance.audit import records
+from webui import recording
+from webui.state import web_state
+
+bp = Blueprint("audit", __name__)
+
+ON_PAGE = 200
+COLUMNS = ("n", "id", "at", "username", "agency", "action", "query", "purpose_category", "purpose_text",
+           "case_number", "client", "outcome", "result_count", "result_ids", "review", "prev_hash", "hash")
+
+
+def _cell(value) -> str:
+    """CSV text that a spreadsheet shows as text, never runs as a formula."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.route("/audit")
+def index():
+    """The latest records, newest first, and whether the chain verifies."""
+    store = web_state().store
+    try:
+        recording.record(action="audit review", purpose_category="audit review", query={"page": "audit"},
+                         result_count=0)
+    except recording.RecordRefused:
+        return recording.refused()
+    ok, bad, why = records.verify(store)
+    return render_template("audit.html", rows=records.latest(store, ON_PAGE), ok=ok, bad=bad, why=why)
+
+
+@bp.route("/audit/records.csv")
+def export():
+    """Every record in chain order as CSV (the export is recorded first)."""
+    store = web_state().store
+    try:
+        recording.record(action="audit export", purpose_category="audit review", query={"format": "csv"},
+                         result_count=0)
+    except recording.RecordRefused:
+        return recording.refused()
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(COLUMNS)
+    for r in records.all_records(store):
+        d = records.as_dict(r)
+        w.writerow([_cell(d[c]) for c in COLUMNS])
+    name = f"access-records-{web_state().clock().strftime('%Y%m%dT%H%M%SZ')}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
