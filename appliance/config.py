@@ -145,6 +145,8 @@ _PIN = {"lo": 0, "hi": 40}
 
 @dataclass(frozen=True)
 class IoConfig:
+    backend: str = setting("none", "pin driver for the illuminator, LED, relay and inputs; none drives no pins",
+                           choices=("none", "gpiozero", "jetson", "simulated"))
     ir_illuminator: int | None = setting(None, "output pin of the infrared illuminator; unset = none", **_PIN)
     status_led: int | None = setting(None, "output pin of the status LED; unset = none", **_PIN)
     alert_relay: int | None = setting(None, "output pin of the alert relay; unset = none", **_PIN)

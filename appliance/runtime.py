@@ -11,7 +11,7 @@ import signal
 import threading
 from pathlib import Path
 
-from appliance.alerts import AlertingWriter
+from appliance.alerts import AlertingWriter, AlertSink
 from appliance.config import Config
 from appliance.hotlists.repository import MatcherCache
 from appliance.hub.forwarder import Forwarder
@@ -98,13 +98,29 @@ def wait_for_signal(stop: threading.Event) -> None:
         pass
 
 
+def open_io(cfg: Config):
+    """The configured pin board (relay, LED, illuminator, inputs), or None for io.backend = none."""
+    if cfg.io.backend == "none":
+        return None
+    from firmware.io import IoPins, LedPattern, make_io
+    board = make_io(cfg.io.backend, IoPins(cfg.io.ir_illuminator, cfg.io.status_led, cfg.io.alert_relay,
+                                          cfg.io.tamper_switch, cfg.io.loop_detector))
+    board.set_led(LedPattern.STARTING)
+    board.start()
+    return board
+
+
 def run_device(cfg: Config, stop: threading.Event | None = None) -> int:
     """`alpr run`: the device process until SIGTERM; nothing complete is lost on the way out."""
     stop = stop or threading.Event()
     store = open_store(cfg)
-    pipeline = build_pipeline(cfg, store)
+    board = open_io(cfg)
+    pipeline = build_pipeline(cfg, store, alert_sinks=[AlertSink(board)] if board else ())
     forwarder = build_forwarder(cfg, store)
     pipeline.start()
+    if board:
+        from firmware.io import LedPattern
+        board.set_led(LedPattern.RUNNING)
     if forwarder is not None:
         forwarder.start()
         log.info("pushing to the hub at %s every %.0f s", cfg.hub.url, cfg.hub.push_interval_s)
@@ -125,4 +141,6 @@ def run_device(cfg: Config, stop: threading.Event | None = None) -> int:
         if forwarder is not None:  # after the pipeline: its last reads are in the outbox for next time
             clean = forwarder.stop() and clean
         store.close()
+        if board:
+            board.close()
     return 0 if clean else 1

@@ -105,7 +105,8 @@ def test_sigterm_during_a_run_loses_no_complete_read(tmp_path, drive):
     store_dir = tmp_path / "store"
     (tmp_path / "alpr.toml").write_text(
         f'[camera]\nbackend = "replay"\nsource = "{folder}"\nfps = {FPS}\nloop = true\ncamera_id = "pole"\n'
-        f'[tracker]\nmax_gap_s = 0.5\n[store]\npath = "{store_dir}"\n[web]\nhost = "127.0.0.1"\ntls = false\n')
+        f'[tracker]\nmax_gap_s = 0.5\n[store]\npath = "{store_dir}"\n[web]\nhost = "127.0.0.1"\ntls = false\n'
+        f'[io]\nbackend = "simulated"\nstatus_led = 27\nalert_relay = 17\n')  # pins on gpiozero's mock factory
     proc = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--config", str(tmp_path / "alpr.toml")],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
