@@ -19,8 +19,7 @@ from pathlib import Path
 
 from appliance import training, users
 from appliance.errors import AccountError
-from appliance.store import Store
-from appliance.store.keys import LocalKeyFile, default_key_path
+from appliance.store.target import add_store_arguments, open_target
 
 GENERATED_BYTES = 18  # 24 URL-safe characters, well past the 15-character minimum
 
@@ -40,9 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--completed", type=_date, help="day the course was passed (YYYY-MM-DD; default today)")
     for p, func in ((c, create), (un, unlock), (t, train)):
         p.add_argument("username", metavar="USERNAME")
-        p.add_argument("--config", help="TOML config file naming store.path (default /etc/alpr/alpr.toml)")
-        p.add_argument("--store", help="store folder (default: store.path from the config)")
-        p.add_argument("--key-file", help=f"master key file (default {default_key_path()})")
+        add_store_arguments(p)
         p.set_defaults(func=func)
 
 
@@ -50,7 +47,7 @@ def create(a: argparse.Namespace, *, hasher=None) -> int:
     """`alpr user create`: print the account, and the password when it was generated."""
     generated = a.password_file is None
     password = secrets.token_urlsafe(GENERATED_BYTES) if generated else _password_from(a.password_file)
-    with _open(a) as store:
+    with open_target(a) as store:
         user = users.create_user(store, a.username, password, a.role, hasher=hasher, actor=_actor())
     print(f"created {user.username} ({user.role}); a second factor is set up at first sign-in")
     if generated:
@@ -61,7 +58,7 @@ def create(a: argparse.Namespace, *, hasher=None) -> int:
 
 def unlock(a: argparse.Namespace) -> int:
     """`alpr user unlock`."""
-    with _open(a) as store:
+    with open_target(a) as store:
         user = users.unlock(store, a.username, actor=_actor())
     print(f"{user.username}: unlocked")
     return 0
@@ -70,7 +67,7 @@ def unlock(a: argparse.Namespace) -> int:
 def train(a: argparse.Namespace) -> int:
     """`alpr user train`."""
     now = datetime.now(timezone.utc)
-    with _open(a) as store:
+    with open_target(a) as store:
         r = training.add_record(store, a.username, a.course, a.version, a.completed or now.date(), a.expires,
                                 actor=_actor(), now=now)
     print(f"{r.username}: {r.course} {r.version} completed {r.completed}, counts until {r.expires}")
@@ -112,10 +109,3 @@ def _actor() -> str:
         return f"cli:uid{os.getuid()}"
 
 
-def _open(a: argparse.Namespace) -> Store:
-    if a.store:
-        folder = Path(a.store)
-    else:
-        from appliance.config import load_config
-        folder = Path(load_config(Path(a.config) if a.config else None, os.environ).store.path)
-    return Store.open(folder, keys=LocalKeyFile(Path(a.key_file) if a.key_file else None))

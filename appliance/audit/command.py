@@ -8,13 +8,10 @@ reads, so it runs beside a live device and web UI.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from appliance.audit import records
-from appliance.store import Store
-from appliance.store.keys import LocalKeyFile, default_key_path
+from appliance.store.target import add_store_arguments, open_target
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,29 +19,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("audit", help="the access records (who looked at plate data, why)")
     asub = a.add_subparsers(dest="action", required=True, metavar="ACTION")
     v = asub.add_parser("verify", help="check the access records' hash chain: exit 0 intact, 1 broken")
-    v.add_argument("--config", help="TOML config file naming store.path (default /etc/alpr/alpr.toml)")
-    v.add_argument("--store", help="store folder (default: store.path from the config)")
-    v.add_argument("--key-file", help=f"master key file (default {default_key_path()})")
+    add_store_arguments(v)
     v.set_defaults(func=verify)
 
 
 def verify(a: argparse.Namespace) -> int:
-    with _open(a) as store:
+    with open_target(a) as store:
         ok, bad, why = records.verify(store)
     if ok:
         print(f"access records intact: {why}")
         return 0
     print(f"access records BROKEN at record {bad}: {why}", file=sys.stderr)
     return 1
-
-
-def _open(a: argparse.Namespace) -> Store:
-    if a.store:
-        folder = Path(a.store)
-    else:
-        from appliance.config import load_config
-        folder = Path(load_config(Path(a.config) if a.config else None, os.environ).store.path)
-    return Store.open(folder, keys=LocalKeyFile(Path(a.key_file) if a.key_file else None))
 
 
 def main(argv: list[str] | None = None) -> int:

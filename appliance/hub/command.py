@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
-from pathlib import Path
 
 from appliance.hub import tokens
-from appliance.store import Store
-from appliance.store.keys import LocalKeyFile, default_key_path
 from appliance.store.times import to_rfc3339
+from appliance.store.target import add_store_arguments, open_target
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,38 +27,29 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     for p, func in ((c, create), (r, revoke), (ls, list_all)):
         if p is not ls:
             p.add_argument("name", metavar="NAME", help="the hub client's name, e.g. county-hub")
-        p.add_argument("--config", help="TOML config file naming store.path (default /etc/alpr/alpr.toml)")
-        p.add_argument("--store", help="store folder (default: store.path from the config)")
-        p.add_argument("--key-file", help=f"master key file (default {default_key_path()})")
+        add_store_arguments(p)
         p.set_defaults(func=func)
 
 
 def create(a: argparse.Namespace) -> int:
-    with _open(a) as store:
+    with open_target(a) as store:
         token = tokens.create(store, a.name, actor=f"cli:{getpass.getuser()}")
     print(f"hub token for {a.name} (shown once; only its hash is kept):\n{token}")
     return 0
 
 
 def revoke(a: argparse.Namespace) -> int:
-    with _open(a) as store:
+    with open_target(a) as store:
         tokens.revoke(store, a.name)
     print(f"hub token {a.name} revoked")
     return 0
 
 
 def list_all(a: argparse.Namespace) -> int:
-    with _open(a) as store:
+    with open_target(a) as store:
         for t in tokens.list_tokens(store):
             state = "active" if t.revoked_at is None else f"revoked {to_rfc3339(t.revoked_at)}"
             print(f"{t.name}\tcreated {to_rfc3339(t.created_at)} by {t.created_by}\t{state}")
     return 0
 
 
-def _open(a: argparse.Namespace) -> Store:
-    if a.store:
-        folder = Path(a.store)
-    else:
-        from appliance.config import load_config
-        folder = Path(load_config(Path(a.config) if a.config else None, os.environ).store.path)
-    return Store.open(folder, keys=LocalKeyFile(Path(a.key_file) if a.key_file else None))

@@ -7,10 +7,8 @@ lock refuses them otherwise. `cli.py` wires them with `add_parser(sub)`.
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
-from appliance.store.keys import LocalKeyFile, default_key_path
+from appliance.store.target import add_store_arguments, store_target
 
 CONFIRM_FLAG = "--yes-destroy-all-data"
 
@@ -25,9 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     w = ssub.add_parser("wipe", help="crypto-wipe a decommissioned device: destroy the key and the "
                                      "database's key material; nothing opens afterwards")
     for p in (r, w):
-        p.add_argument("--config", help="TOML config file naming store.path (default /etc/alpr/alpr.toml)")
-        p.add_argument("--store", help="store folder (default: store.path from the config)")
-        p.add_argument("--key-file", help=f"master key file (default {default_key_path()})")
+        add_store_arguments(p)
     w.add_argument(CONFIRM_FLAG, dest="confirm", action="store_true",
                    help="required: say that every read and image on this device is to be destroyed")
     r.set_defaults(func=rotate)
@@ -36,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def rotate(a: argparse.Namespace) -> int:
     from appliance.store.admin import rotate_key
-    folder, keys = _target(a)
+    folder, keys = store_target(a)
     report = rotate_key(folder, keys)
     print(f"{folder}: master key rotated in {keys.path}; {report.reads} reads kept, "
           f"{report.image_keys} image keys re-wrapped")
@@ -45,7 +41,7 @@ def rotate(a: argparse.Namespace) -> int:
 
 def wipe(a: argparse.Namespace) -> int:
     from appliance.store.admin import wipe as wipe_store
-    folder, keys = _target(a)
+    folder, keys = store_target(a)
     if not a.confirm:
         print(f"alpr store wipe: this destroys every read and image in {folder} for good; "
               f"run it again with {CONFIRM_FLAG} to confirm")
@@ -59,10 +55,3 @@ def wipe(a: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _target(a: argparse.Namespace) -> tuple[Path, LocalKeyFile]:
-    if a.store:
-        folder = Path(a.store)
-    else:
-        from appliance.config import load_config
-        folder = Path(load_config(Path(a.config) if a.config else None, os.environ).store.path)
-    return folder, LocalKeyFile(Path(a.key_file) if a.key_file else None)
