@@ -273,7 +273,15 @@ _V7 = (
         BEGIN SELECT RAISE(ABORT, 'access records are append-only'); END""",
 )
 
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7}
+# Versions 8-11 are being written in parallel this stop; each slot belongs to one piece of work
+# and holds its frozen SQL once that work lands (an unused slot is removed before release).
+_V8: tuple[str, ...] = ()  # legal holds and signed purge anchors (issue #9)
+_V9: tuple[str, ...] = ()  # policy settings changed in the UI (issue #8)
+_V10: tuple[str, ...] = ()  # hotlists: retrospective matches, repeat suppression (issue #7)
+_V11: tuple[str, ...] = ()  # hub link: hotlist sync state (issue #6)
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7,
+                                          8: _V8, 9: _V9, 10: _V10, 11: _V11}
 LATEST = max(MIGRATIONS)
 
 
