@@ -74,9 +74,9 @@ def _config(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from importlib.metadata import version
+    import appliance
     p = argparse.ArgumentParser(prog="alpr", description="Licence-plate reader appliance.")
-    p.add_argument("--version", action="version", version=f"%(prog)s {version('alpr-appliance')}")
+    p.add_argument("--version", action="version", version=f"%(prog)s {appliance.version}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     r = sub.add_parser("read", help="read plates in still images (one JSON line per image with --json)")
     r.add_argument("images", nargs="+", metavar="IMAGE")
@@ -124,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_provision_parser(sub)  # alpr provision [--answers F] [--dry-run] [--force --reason R] [--root DIR]
     from appliance.audit.command import add_parser as add_audit_parser
     add_audit_parser(sub)  # alpr audit verify [--store DIR --key-file F]: exit 0 intact, 1 broken
+    from appliance.update.command import add_parser as add_update_parser
+    add_update_parser(sub)  # alpr update BUNDLE | --status; alpr release keygen --out K | build --signer K --version V --out B
     return p
 
 

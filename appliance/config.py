@@ -155,6 +155,20 @@ class IoConfig:
 
 
 @dataclass(frozen=True)
+class UpdateConfig:
+    root: Path = setting(Path("/opt/alpr"), "folder holding releases/, the current and previous links of "
+                         "`alpr update` (absolute)")
+    trusted_signer: Path = setting(Path("/etc/alpr/update-signer.pem"), "PEM public key (Ed25519) whose "
+                                   "signature an update bundle must carry")
+    health_file: Path = setting(Path("/run/alpr/health.json"), "file the running device process rewrites while "
+                                "frames flow; `alpr update` waits for the new version to appear in it")
+    health_timeout_s: float = setting(180.0, "seconds a new version has to report healthy before `alpr update` "
+                                      "rolls back", lo=5, hi=3600)
+    restart_command: str = setting("systemctl restart alpr-run.service alpr-serve.service",
+                                   "command (split on spaces) that restarts the device services after a switch")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; `Config()` is the defaults."""
 
@@ -167,6 +181,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     hub: HubConfig = field(default_factory=HubConfig)
     io: IoConfig = field(default_factory=IoConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]

@@ -31,3 +31,7 @@ class StoreError(AlprError, RuntimeError):
 
 class AccountError(AlprError, ValueError):
     """A user account request is invalid: bad username, short password, unknown role, taken name."""
+
+
+class UpdateError(AlprError, RuntimeError):
+    """An update bundle was refused (bad signature, damaged, wrong layout) or did not become healthy."""

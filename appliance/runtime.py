@@ -11,6 +11,7 @@ import signal
 import threading
 from pathlib import Path
 
+import appliance
 from appliance.alerts import AlertingWriter, AlertSink
 from appliance.config import Config
 from appliance.hotlists.repository import MatcherCache
@@ -22,6 +23,7 @@ from appliance.recognition.reader import PlateReader
 from appliance.store.retention import PurgeSchedule, RetentionPolicy, Watermarks
 from appliance.store.store import Store
 from appliance.tracker import Tracker
+from appliance.update.health_mark import HealthMarker
 from firmware.camera import make_camera
 from firmware.watchdog import FrameFlowCheck, Notifier, Watchdog
 
@@ -127,16 +129,21 @@ def run_device(cfg: Config, stop: threading.Event | None = None) -> int:
     # systemd (Type=notify): ready once running; the watchdog is petted only while frames
     # flow and every pipeline thread lives, so a stalled device is restarted.
     notifier = Notifier()
-    watchdog = Watchdog(notifier, FrameFlowCheck(lambda: pipeline.health.last_frame_monotonic,
-                                                 workers=pipeline.workers_alive()))
+    flowing = FrameFlowCheck(lambda: pipeline.health.last_frame_monotonic, workers=pipeline.workers_alive())
+    watchdog = Watchdog(notifier, flowing)
+    # what `alpr update` waits for: healthy as the watchdog sees it, and at least one frame through
+    marker = HealthMarker(cfg.update.health_file, appliance.version, lambda: flowing() or (
+        None if pipeline.health.last_frame_monotonic is not None else "no frame yet"))
     notifier.ready(f"reading plates from {cfg.camera.camera_id}")
     watchdog.start()
+    marker.start()
     log.info("running: camera %s (%s), %d worker(s)", cfg.camera.camera_id, cfg.camera.backend, cfg.recognition.workers)
     try:
         wait_for_signal(stop)
     finally:
         notifier.stopping()
         watchdog.stop()
+        marker.stop()
         clean = pipeline.stop(timeout=5.0)
         if forwarder is not None:  # after the pipeline: its last reads are in the outbox for next time
             clean = forwarder.stop() and clean

@@ -214,11 +214,28 @@ def test_the_models_match_the_frozen_schema(store: Store) -> None:
         assert columns == [f.column_name for f in model._meta.sorted_fields], table
 
 
-def test_a_store_newer_than_the_software_is_refused(tmp_path: Path) -> None:
+def test_a_store_a_newer_release_changed_incompatibly_is_refused(tmp_path: Path) -> None:
     open_store(tmp_path / "store").close()
-    raw(tmp_path / "store").execute("INSERT INTO schema_version VALUES (99, '2030-01-01T00:00:00.000Z')")
-    with pytest.raises(StoreError, match="schema version 99, newer than this software knows"):
+    raw(tmp_path / "store").execute("INSERT INTO schema_version VALUES (98, '2030-01-01T00:00:00.000Z', 0)")
+    raw(tmp_path / "store").execute("INSERT INTO schema_version VALUES (99, '2030-01-01T00:00:00.000Z', 1)")
+    with pytest.raises(StoreError, match="schema version 99, newer than this software knows .*version 99 changed"):
         open_store(tmp_path / "store")
+
+
+def test_a_rolled_back_release_keeps_using_a_store_a_newer_release_extended(tmp_path: Path) -> None:
+    """Issue #12: a rollback keeps the data: additive migrations of a newer release leave the
+    store usable by this one (new tables and defaulted columns are ignored)."""
+    read = make_read()
+    with open_store(tmp_path / "store") as s:
+        s.add_read(read)
+    conn = raw(tmp_path / "store")
+    conn.execute("CREATE TABLE from_the_future (x INTEGER)")
+    conn.execute("ALTER TABLE reads ADD COLUMN future_note TEXT NOT NULL DEFAULT ''")
+    conn.execute("INSERT INTO schema_version VALUES (99, '2030-01-01T00:00:00.000Z', 0)")
+    with open_store(tmp_path / "store") as s:
+        assert s.get_read(read.id).text == "7ABC123"
+        s.add_read(make_read())
+        assert s.count() == 2
 
 
 def test_reopening_an_existing_store_keeps_reads_and_images(tmp_path: Path) -> None:

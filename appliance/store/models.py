@@ -159,6 +159,7 @@ class SchemaVersionRow(_Base):
 
     version = IntegerField(primary_key=True)
     applied_at = TextField()
+    breaks_older = IntegerField(default=0)  # v12: older software must not open a store past this version
 
     class Meta:
         table_name = "schema_version"

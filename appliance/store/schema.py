@@ -280,8 +280,17 @@ _V9: tuple[str, ...] = ()  # policy settings changed in the UI (issue #8)
 _V10: tuple[str, ...] = ()  # hotlists: retrospective matches, repeat suppression (issue #7)
 _V11: tuple[str, ...] = ()  # hub link: hotlist sync state (issue #6)
 
+# Version 12 (updates, issue #12) lets a rolled-back release keep using a store that a newer
+# release has migrated: each applied version records whether it breaks older software. From
+# here on migrations are additive (new tables, columns that are nullable or have a default)
+# unless listed in BREAKING, and older software (12 or later) opens a newer store when no
+# newer version breaks it.
+_V12 = ("ALTER TABLE schema_version ADD COLUMN breaks_older INTEGER NOT NULL DEFAULT 0",)
+_COMPAT_FROM = 12  # the first version whose software reads breaks_older
+BREAKING: frozenset[int] = frozenset()  # versions older software must not open
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7,
-                                          8: _V8, 9: _V9, 10: _V10, 11: _V11}
+                                          8: _V8, 9: _V9, 10: _V10, 11: _V11, 12: _V12}
 LATEST = max(MIGRATIONS)
 
 
@@ -297,13 +306,35 @@ def migrate(db: Database, where: str) -> int:
     """Bring the database up to `LATEST`, one transaction per migration; return the version."""
     version = current_version(db)
     if version > LATEST:
-        raise StoreError(f"the store at {where} has schema version {version}, newer than this software "
-                         f"knows ({LATEST}): install the newer alpr-appliance that wrote it")
+        _check_newer_store_is_readable(db, version, where)
+        return version
     for v in range(version + 1, LATEST + 1):
         with db.atomic():
             for sql in MIGRATIONS[v]:
                 db.execute_sql(sql)
-            db.execute_sql("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
-                           (v, to_rfc3339(datetime.now(timezone.utc))))
+            now = to_rfc3339(datetime.now(timezone.utc))
+            if v >= _COMPAT_FROM:
+                db.execute_sql("INSERT INTO schema_version (version, applied_at, breaks_older) VALUES (?, ?, ?)",
+                               (v, now, int(v in BREAKING)))
+            else:
+                db.execute_sql("INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (v, now))
         log.info("store %s migrated to schema version %d", where, v)
     return LATEST
+
+
+def _check_newer_store_is_readable(db: Database, version: int, where: str) -> None:
+    """A store a newer release migrated stays usable after a rollback unless a newer version
+    is marked as breaking older software (or predates the mark, which only 12+ writes)."""
+    newer_than_us = ("the store at {where} has schema version {version}, newer than this software knows "
+                     "({LATEST}){why}: install the newer alpr-appliance that wrote it")
+    if version >= _COMPAT_FROM and LATEST >= _COMPAT_FROM:
+        breaking = [v for (v,) in db.execute_sql(
+            "SELECT version FROM schema_version WHERE version > ? AND breaks_older != 0", (LATEST,))]
+        if not breaking:
+            log.warning("store %s has schema version %d, newer than this software's %d; its additions are "
+                        "additive, so it is used as it is (a rolled-back update)", where, version, LATEST)
+            return
+        why = f", and version {breaking[0]} changed it in a way older software cannot use"
+    else:
+        why = ""
+    raise StoreError(newer_than_us.format(where=where, version=version, LATEST=LATEST, why=why))
