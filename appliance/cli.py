@@ -45,7 +45,11 @@ def _bench(a: argparse.Namespace) -> int:
     from appliance.bench import bench_pipeline, run_bench
     if a.what == "store":
         from appliance.store.bench import run_bench as store_bench
-        return store_bench(a.reads, a.json, folder=Path(a.dir) if a.dir else None)
+        return store_bench(a.reads or 1_000_000, a.json, folder=Path(a.dir) if a.dir else None)
+    if a.what == "hub":
+        from appliance.hub.bench import run_bench as hub_bench
+        return hub_bench(a.reads or 100_000, a.json, crops=a.crops, batch=a.batch,
+                         folder=Path(a.dir) if a.dir else None)
     if a.what == "hotlist":
         from appliance.hotlists.bench import run_bench as hotlist_bench
         return hotlist_bench(a.json)
@@ -92,10 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int, default=1)
     e.set_defaults(func=_eval)
     b = sub.add_parser("bench", help="speed and memory benchmarks (not a test)")
-    b.add_argument("what", choices=["recognition", "pipeline", "hotlist", "store"], help="what to benchmark")
+    b.add_argument("what", choices=["recognition", "pipeline", "hotlist", "store", "hub"], help="what to benchmark")
     b.add_argument("--frames", type=int, default=30, help="recognition: frames per configuration")
     b.add_argument("--seconds", type=float, default=30, help="pipeline: seconds per configuration")
-    b.add_argument("--reads", type=int, default=1_000_000, help="store: metadata reads to insert (default 1,000,000)")
+    b.add_argument("--reads", type=int, default=None, help="store: metadata reads to insert (default 1,000,000); "
+                   "hub: backlog to drain (default 100,000)")
+    b.add_argument("--crops", type=int, default=None, help="hub: reads with a crop to drain too (default reads/10, "
+                   "at most 5,000)")
+    b.add_argument("--batch", type=int, default=1000, help="hub: records per push (1-1000)")
     b.add_argument("--dir", help="store: folder for the throw-away store (default: the system temp folder)")
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=_bench)
@@ -124,6 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_provision_parser(sub)  # alpr provision [--answers F] [--dry-run] [--force --reason R] [--root DIR]
     from appliance.audit.command import add_parser as add_audit_parser
     add_audit_parser(sub)  # alpr audit verify [--store DIR --key-file F]: exit 0 intact, 1 broken
+    from appliance.hotlists.command import add_parser as add_hotlist_parser
+    add_hotlist_parser(sub)  # alpr hotlist import FILE --list NAME --format csv|ncic|json [--check-only] | list | show NAME
+    from appliance.audit.hold_command import add_parser as add_hold_parser
+    add_hold_parser(sub)  # alpr hold place --case C --reason R --requester P READ_ID... | release HOLD_ID --reason R | list [--all]
+    from appliance.audit.evidence_command import add_parser as add_evidence_parser
+    add_evidence_parser(sub)  # alpr evidence export --case C --out FILE --reason R | verify FILE [--key PEM]: exit 0 intact, 1 not
+    from appliance.provision.renewal import add_parser as add_cert_parser
+    add_cert_parser(sub)  # alpr cert status | renew [--restart CMD]
     from appliance.update.command import add_parser as add_update_parser
     add_update_parser(sub)  # alpr update BUNDLE | --status; alpr release keygen --out K | build --signer K --version V --out B
     return p

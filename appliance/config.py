@@ -119,12 +119,18 @@ class StoreConfig:
                                           "less than retention_non_hit_days deletes images first and keeps the metadata", lo=0, hi=36500)
     retention_hit_days: float = setting(365, "days a hit (hotlist match) and its images stay after the hub confirmed it",
                                         lo=0, hi=36500)
+    retention_access_days: float = setting(730, "days access records stay on the device once the hub has them "
+                                           "(POLICY LG-5); purging leaves a signed anchor so the chain verifies",
+                                           lo=0, hi=36500)
     capacity_high_percent: float = setting(90, "disk use (percent) at which images of non-hit reads are deleted, "
                                            "oldest first, and an alarm is raised; metadata is never deleted", lo=50, hi=99)
     capacity_low_percent: float = setting(85, "disk use (percent) the capacity purge deletes images down to; "
                                           "must be below capacity_high_percent", lo=10, hi=98)
     keep_frame: bool = setting(True, "keep each non-hit read's full frame beside its plate crop; false keeps only "
                                "the crop (hits always keep their frame)")
+    unlock: str = setting("local", "where the store's master key comes from: local (a key file) or hub (wrapped "
+                          "with a secret the hub hands this device over mutual TLS, kept in memory; POLICY DS-5)",
+                          choices=("local", "hub"))
 
 
 @dataclass(frozen=True)
@@ -132,26 +138,73 @@ class WebConfig:
     host: str = setting("0.0.0.0", "address the web UI and hub API listen on")
     port: int = setting(8443, "TCP port of the web UI and hub API", lo=1, hi=65535)
     tls: bool = setting(True, "serve HTTPS; false is allowed only on a loopback host")
+    client_ca: Path | None = setting(None, "PEM file of the CA whose client certificates hub clients use on the "
+                                     "pull API (each also registered: alpr hub cert add); unset = none asked for")
+    policy_file: str = setting("", "the agency's usage and privacy policy (Markdown, first line 'Version: ...') "
+                               "shown at /policy (POLICY TP-1); empty = the shipped default")
+    working_hours: str = setting("07-19", "working hours (start-end, whole hours, local to time_zone); the audit "
+                                 "report flags searches outside them (POLICY AR-1)", valid=lambda v: _hours(v))
+    time_zone: str = setting("UTC", "the agency's IANA time zone (e.g. America/Los_Angeles) for working_hours",
+                             valid=lambda v: _zone(v))
+
+
+def _hours(v: str) -> str | None:
+    from appliance.audit.report import hours_problem  # the report owns the format
+    return hours_problem(v)
+
+
+def _zone(v: str) -> str | None:
+    from appliance.audit.report import zone_problem
+    return zone_problem(v)
 
 
 @dataclass(frozen=True)
 class HubConfig:
     url: str = setting("", "agency hub base URL (https://...); empty means no hub", valid=lambda v: _hub_url(v))
     push_interval_s: float = setting(10.0, "seconds between pushes of the outbox to the hub", lo=1, hi=3600)
+    hotlist_refresh_s: float = setting(300.0, "seconds between fetches of the hotlists from the hub "
+                                       "(GET {hub}/api/v1/hotlists, also at start-up)", lo=10, hi=86400)
+    heartbeat_interval_s: float = setting(60.0, "seconds between heartbeats (health) to the hub", lo=5, hi=3600)
+    pull_rate_per_minute: float = setting(600.0, "pull API requests a hub client (token) may make per minute "
+                                          "before it is answered 429", lo=1, hi=1000000)
+    pull_burst: int = setting(60, "pull API requests a hub client may make at once, above the per-minute rate",
+                              lo=1, hi=100000)
+    ca_file: Path | None = setting(None, "PEM file of the hub's CA: the only CA trusted for the hub (pinned); "
+                                   "unset = the system's CAs")
+    client_cert: Path | None = setting(None, "PEM device certificate for mutual TLS with the hub (with "
+                                       "client_private_pem)")
+    client_private_pem: Path | None = setting(None, "PEM private key file of client_cert (mode 0600); the path only")
+    bearer_file: Path | None = setting(None, "file (mode 0600) holding the bearer token for the hub; unset = "
+                                       "$CREDENTIALS_DIRECTORY/hub-token if present, else none")
 
 
-_PIN = {"lo": 0, "hi": 40}
+_PIN = {"lo": 0, "hi": 1023}  # BCM numbers (gpiozero), header pins 1-40 (jetson), line offsets (gpiod)
 
 
 @dataclass(frozen=True)
 class IoConfig:
     backend: str = setting("none", "pin driver for the illuminator, LED, relay and inputs; none drives no pins",
-                           choices=("none", "gpiozero", "jetson", "simulated"))
+                           choices=("none", "gpiozero", "jetson", "gpiod", "simulated"))
+    gpiod_chip: str = setting("/dev/gpiochip0", "gpiod backend only: the GPIO chip whose line offsets the pins "
+                              "name (`gpiodetect`, `gpioinfo` list them)",
+                              valid=lambda v: None if v.startswith("/dev/gpiochip") else
+                              "must be a GPIO chip device such as /dev/gpiochip0")
+    ir_cut: int | None = setting(None, "output pin of the IR-cut filter (high = filter in, by day); unset = none",
+                                 **_PIN)
+    trigger_gates_recognition: bool = setting(False, "true: only frames of a trigger (loop detector) burst go "
+                                              "to recognition; false: every frame does and bursts are counted")
     ir_illuminator: int | None = setting(None, "output pin of the infrared illuminator; unset = none", **_PIN)
     status_led: int | None = setting(None, "output pin of the status LED; unset = none", **_PIN)
     alert_relay: int | None = setting(None, "output pin of the alert relay; unset = none", **_PIN)
     tamper_switch: int | None = setting(None, "input pin of the enclosure tamper switch; unset = none", **_PIN)
     loop_detector: int | None = setting(None, "input pin of the road loop detector; unset = none", **_PIN)
+
+
+@dataclass(frozen=True)
+class TamperConfig:
+    lock_on_door: bool = setting(False, "true: an opened enclosure door locks access to plate data in the web UI "
+                                 "until an administrator clears it on the health page")
+    check_every_frames: int = setting(15, "camera tamper and day/night checks run on every N-th frame", lo=1, hi=1000)
 
 
 @dataclass(frozen=True)
@@ -181,6 +234,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     hub: HubConfig = field(default_factory=HubConfig)
     io: IoConfig = field(default_factory=IoConfig)
+    tamper: TamperConfig = field(default_factory=TamperConfig)
     update: UpdateConfig = field(default_factory=UpdateConfig)
 
 
@@ -351,15 +405,24 @@ def _cross_checks(c: dict[str, Any], errors: list[str]) -> None:
     if isinstance(host, str) and c.get("web.tls") is False and not is_loopback(host):
         errors.append(f"web.tls = false is allowed only when web.host is loopback (127.0.0.1, ::1, localhost), "
                       f"because sign-ins cross the network; got web.host {host!r}")
+    if c.get("web.client_ca") is not None and c.get("web.tls") is False:
+        errors.append("web.client_ca needs web.tls = true: client certificates are part of the TLS handshake")
     pins: dict[int, str] = {}
     for key, value in c.items():
-        if key.startswith("io.") and isinstance(value, int):
+        if key.startswith("io.") and isinstance(value, int) and not isinstance(value, bool):
+            if value > 40 and c.get("io.backend") != "gpiod":
+                errors.append(f"{key} = {value}: pins above 40 are line offsets, allowed only with io.backend = 'gpiod'")
             if value in pins:
                 errors.append(f"{key} and {pins[value]} use the same pin {value}; each device needs its own pin")
             pins.setdefault(value, key)
     hi, lo = c.get("store.capacity_high_percent"), c.get("store.capacity_low_percent")
     if isinstance(hi, (int, float)) and isinstance(lo, (int, float)) and lo >= hi:
         errors.append(f"store.capacity_low_percent ({lo}) must be below store.capacity_high_percent ({hi})")
+    if (c.get("hub.client_cert") is None) != (c.get("hub.client_private_pem") is None):
+        errors.append("hub.client_cert and hub.client_private_pem go together: give both (mutual TLS) or neither")
+    if c.get("store.unlock") == "hub" and not (c.get("hub.url") and c.get("hub.client_cert")):
+        errors.append("store.unlock = 'hub' needs hub.url and the device certificate (hub.client_cert, "
+                      "hub.client_private_pem): the hub hands the device secret over mutual TLS only")
 
 
 def _hub_url(url: str) -> str | None:

@@ -7,7 +7,9 @@ http://127.0.0.1:PORT; once it does, DIR/demo.json is written atomically with th
 the demo administrator's credentials (password and `totp_secret`, its second factor) and
 the plates and `hub_token` (a bearer token for the pull API, /api/v1). The administrator
 has a current training record, so the demo shows data. Records are pushed to `--hub URL`,
-or without it to a local recording hub (appliance/hub/testhub.py) on a free loopback port.
+or without it to a local recording hub (appliance/hub/testhub.py) on a free loopback port,
+which also serves a demo hotlist holding two of the drive-by's plates. Hotlists are fetched
+from the hub at start and every 60 s (appliance/hub/hotlist_sync.py); heartbeats go every minute.
 Runs until SIGTERM or Ctrl-C.
 """
 
@@ -32,6 +34,8 @@ from appliance import totp, training, users
 from appliance.config import Config
 from appliance.hub import tokens
 from appliance.hub.testhub import RecordingHub
+from appliance.hub.link import build_hub_workers
+from appliance.settings import effective_settings
 from appliance.runtime import build_forwarder, build_pipeline, open_store, wait_for_signal
 from appliance.store.keys import LocalKeyFile
 from appliance.synth.driveby import standard_driveby
@@ -41,6 +45,15 @@ log = logging.getLogger(__name__)
 DEMO_USER = "demo"
 DEMO_FPS = 10
 DEMO_HUB_CLIENT = "demo-hub"
+DEMO_HOTLIST_REFRESH_S = 60  # DESIGN.md demo contract: lists fetched at start and every 60 s
+
+
+def demo_hotlists(plates: list[str]) -> dict:
+    """What the demo's local hub serves at /api/v1/hotlists: two of the drive-by's plates, so alerts show."""
+    entries = [{"plate": p, "reason": "demo: reported stolen", "case": f"DEMO-{i + 1}"}
+               for i, p in enumerate(plates[1:6:4])]
+    return {"lists": [{"id": "demo-stolen", "name": "Demo stolen vehicles", "source": "stolen_vehicle",
+                       "priority": 1, "entries": entries}]}
 
 
 def write_driveby(folder: Path, seed: int = 1) -> list[str]:
@@ -120,21 +133,28 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     plates = write_driveby(data / "driveby")
     cfg = demo_config(data, port)
     local_hub = None if hub else RecordingHub().start()  # no --hub: a local recording hub shows the push
-    cfg = replace(cfg, hub=replace(cfg.hub, url=hub or local_hub.url, push_interval_s=2))
+    cfg = replace(cfg, hub=replace(cfg.hub, url=hub or local_hub.url, push_interval_s=2,
+                                   hotlist_refresh_s=DEMO_HOTLIST_REFRESH_S))
+    if local_hub is not None:  # with --hub, the lists come from that hub only (DESIGN.md demo contract)
+        local_hub.serve_hotlists(demo_hotlists(plates))
     keys = LocalKeyFile(data / "keys" / "store.key")  # the demo's own key, outside DIR/store
     store = open_store(cfg, keys)
+    cfg = effective_settings(cfg, store)  # what an administrator changed on the settings page
     password, secret = prepare_demo_user(store)
     pipeline = build_pipeline(cfg, store)
     forwarder = build_forwarder(cfg, store)
+    hub_workers = build_hub_workers(store, forwarder, hotlist_refresh_s=cfg.hub.hotlist_refresh_s,
+                                    heartbeat_s=cfg.hub.heartbeat_interval_s, pipeline=pipeline)
     hub_token = demo_hub_token(store)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per page request
     app = create_app(cfg.store.path, {"health_provider": lambda: pipeline.health.snapshot(pipeline.frames),
-                                          "store_keys": keys})
+                                          "store_keys": keys, "appliance_config": cfg})
     server = make_server(cfg.web.host, port, app, threaded=True)
     url = f"http://{cfg.web.host}:{server.server_port}"
     threading.Thread(target=server.serve_forever, name="webui", daemon=True).start()
     pipeline.start()
     forwarder.start()
+    hub_workers.start()  # hotlists fetched now and every 60 s, heartbeats every minute
     stop = threading.Event()
     try:
         wait_until_answering(url)
@@ -149,6 +169,7 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     finally:
         server.shutdown()
         clean = pipeline.stop(timeout=5.0)
+        clean = hub_workers.stop() and clean
         clean = forwarder.stop() and clean
         if local_hub is not None:
             local_hub.stop()

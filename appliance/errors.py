@@ -33,5 +33,13 @@ class AccountError(AlprError, ValueError):
     """A user account request is invalid: bad username, short password, unknown role, taken name."""
 
 
+class EvidenceError(AlprError, ValueError):
+    """A legal hold or evidence export request is invalid: unknown read or case, missing reason, released hold."""
+
+
 class UpdateError(AlprError, RuntimeError):
     """An update bundle was refused (bad signature, damaged, wrong layout) or did not become healthy."""
+
+
+class SignInError(AlprError, PermissionError):
+    """A command-line sign-in was refused (POLICY AC-10): the message says why and what to do."""

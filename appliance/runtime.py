@@ -13,16 +13,26 @@ from pathlib import Path
 
 import appliance
 from appliance.alerts import AlertingWriter, AlertSink
+from appliance.alerts.retro import RetroMatcher
+from appliance.alerts.watch import AlertWatch
 from appliance.config import Config
+from appliance.settings import effective_settings
+from appliance.edge import build_edge
 from appliance.hotlists.repository import MatcherCache
+from appliance.hub.device_secret import store_keys
 from appliance.hub.forwarder import Forwarder
+from appliance.hub.tls import session_from_config
+from appliance.hub.link import build_hub_workers
+from appliance.provision.renewal import certificate_report
 from appliance.pipeline import Pipeline
 from appliance.recognition.detector import PlateDetector
 from appliance.recognition.engine import Recognizer
 from appliance.recognition.reader import PlateReader
+from appliance.audit import anchors, signing
 from appliance.store.retention import PurgeSchedule, RetentionPolicy, Watermarks
 from appliance.store.store import Store
 from appliance.tracker import Tracker
+from appliance.users import disable_inactive
 from appliance.update.health_mark import HealthMarker
 from firmware.camera import make_camera
 from firmware.watchdog import FrameFlowCheck, Notifier, Watchdog
@@ -54,17 +64,27 @@ def build_tracker(cfg: Config) -> Tracker:
 
 def store_housekeeping(cfg: Config, store: Store):
     """Daily retention purge and the capacity watermark, run on the store's writer thread."""
-    policy, marks = RetentionPolicy.from_config(cfg.store), Watermarks.from_config(cfg.store)
+    marks = Watermarks.from_config(cfg.store)
     schedule = PurgeSchedule(store.last_purge())
+    sweep = PurgeSchedule()  # daily: accounts idle 90 days are disabled, their sessions end (AC-3; logged)
+    access_purge = PurgeSchedule()  # daily: access records past their period, leaving a signed anchor (LG-5)
+
+    def _settings() -> Config:
+        return effective_settings(cfg, store)
 
     def run() -> None:
-        schedule.run_if_due(lambda now: store.purge(now, policy))
+        # retention periods as an administrator last set them (settings page), read when due
+        schedule.run_if_due(lambda now: store.purge(now, RetentionPolicy.from_config(_settings().store)))
+        access_purge.run_if_due(lambda now: anchors.purge(store, now, _settings().store.retention_access_days,
+                                                          signing.load_signer()))
         store.free_space(marks)
+        sweep.run_if_due(lambda now: disable_inactive(store, now))
     return run
 
 
 def open_store(cfg: Config, keys=None) -> Store:
-    """The configured store; store alarms (disk full, capacity purge) go to the log."""
+    """The configured store (unlocked as store.unlock says); store alarms (disk full, capacity purge) go to the log."""
+    keys = keys if keys is not None else store_keys(cfg)  # local key file, or hub-bound (DS-5)
     return Store.open(Path(cfg.store.path), keys=keys, frame_max_width=cfg.tracker.frame_max_width,
                       keep_frame=cfg.store.keep_frame, watermarks=Watermarks.from_config(cfg.store),
                       on_alarm=lambda message: log.error("store alarm: %s", message))
@@ -75,9 +95,13 @@ def build_pipeline(cfg: Config, store: Store, camera=None, alert_sinks=()) -> Pi
 
     Each Read is matched against the stored hotlists on the writer thread and stored with
     its alerts in one transaction; `alert_sinks` (relay, LED) are called after the commit.
+    The first Matcher is built here, before any read (start-up waits seconds for a huge list);
+    later list changes are indexed on their own thread while the writer keeps the old one.
     """
     camera = camera or make_camera(cfg.camera.backend, **camera_options(cfg))
-    writer = AlertingWriter(store, MatcherCache(store).current, sinks=list(alert_sinks))
+    matchers = MatcherCache(store)
+    matchers.prepare()
+    writer = AlertingWriter(store, matchers, sinks=list(alert_sinks))
     return Pipeline(camera, build_recognizers(cfg), build_tracker(cfg), writer,
                     housekeeping=store_housekeeping(cfg, store))
 
@@ -86,7 +110,8 @@ def build_forwarder(cfg: Config, store: Store) -> Forwarder | None:
     """The hub forwarder when `hub.url` is set (its own thread and store connection), else None."""
     if not cfg.hub.url:
         return None
-    return Forwarder(store, cfg.hub.url, cfg.device.id, interval_s=cfg.hub.push_interval_s)
+    return Forwarder(store, cfg.hub.url, cfg.device.id, interval_s=cfg.hub.push_interval_s,
+                     session=session_from_config(cfg.hub))  # tls.py: CA pinned, mTLS, token, TLS >= 1.2
 
 
 def wait_for_signal(stop: threading.Event) -> None:
@@ -106,7 +131,8 @@ def open_io(cfg: Config):
         return None
     from firmware.io import IoPins, LedPattern, make_io
     board = make_io(cfg.io.backend, IoPins(cfg.io.ir_illuminator, cfg.io.status_led, cfg.io.alert_relay,
-                                          cfg.io.tamper_switch, cfg.io.loop_detector))
+                                          cfg.io.tamper_switch, cfg.io.loop_detector, cfg.io.ir_cut),
+                    driver_options={"chip": cfg.io.gpiod_chip} if cfg.io.backend == "gpiod" else None)
     board.set_led(LedPattern.STARTING)
     board.start()
     return board
@@ -116,20 +142,32 @@ def run_device(cfg: Config, stop: threading.Event | None = None) -> int:
     """`alpr run`: the device process until SIGTERM; nothing complete is lost on the way out."""
     stop = stop or threading.Event()
     store = open_store(cfg)
+    cfg = effective_settings(cfg, store)  # policy settings an administrator changed overlay the file
     board = open_io(cfg)
-    pipeline = build_pipeline(cfg, store, alert_sinks=[AlertSink(board)] if board else ())
+    sink = AlertSink(board) if board else None
+    # The edge (appliance/edge.py): day/night, sampled frame tamper checks, the door (alert, the
+    # LG-6 tamper event, optional data lock), trigger bursts, health sampling and the LED from it.
+    edge = build_edge(cfg, store, make_camera(cfg.camera.backend, **camera_options(cfg)), board, sink)
+    pipeline = build_pipeline(cfg, store, camera=edge.camera, alert_sinks=[sink] if sink else ())
+    edge.health.pipeline_health = lambda: pipeline.health.snapshot(pipeline.frames)
+    # Retrospective hits when the lists change; the LED leaves ALERT once the UI acknowledged the last one.
+    alert_watch = AlertWatch(store, RetroMatcher(store, pipeline.write_read), [sink] if sink else ())
     forwarder = build_forwarder(cfg, store)
+    hub_workers = build_hub_workers(store, forwarder, hotlist_refresh_s=cfg.hub.hotlist_refresh_s,
+                                    heartbeat_s=cfg.hub.heartbeat_interval_s, pipeline=pipeline,
+                                    certificates=lambda: certificate_report(cfg))
+    edge.start()
     pipeline.start()
-    if board:
-        from firmware.io import LedPattern
-        board.set_led(LedPattern.RUNNING)
+    alert_watch.start()
+    edge.running()
     if forwarder is not None:
         forwarder.start()
         log.info("pushing to the hub at %s every %.0f s", cfg.hub.url, cfg.hub.push_interval_s)
+        hub_workers.start()  # hotlists now and every hub.hotlist_refresh_s; heartbeats (hub/link.py)
     # systemd (Type=notify): ready once running; the watchdog is petted only while frames
     # flow and every pipeline thread lives, so a stalled device is restarted.
     notifier = Notifier()
-    flowing = FrameFlowCheck(lambda: pipeline.health.last_frame_monotonic, workers=pipeline.workers_alive())
+    flowing = FrameFlowCheck(lambda: edge.camera.last_frame_monotonic, workers=pipeline.workers_alive())
     watchdog = Watchdog(notifier, flowing)
     # what `alpr update` waits for: healthy as the watchdog sees it, and at least one frame through
     marker = HealthMarker(cfg.update.health_file, appliance.version, lambda: flowing() or (
@@ -144,8 +182,11 @@ def run_device(cfg: Config, stop: threading.Event | None = None) -> int:
         notifier.stopping()
         watchdog.stop()
         marker.stop()
+        alert_watch.stop()
         clean = pipeline.stop(timeout=5.0)
+        edge.stop()
         if forwarder is not None:  # after the pipeline: its last reads are in the outbox for next time
+            clean = hub_workers.stop() and clean
             clean = forwarder.stop() and clean
         store.close()
         if board:

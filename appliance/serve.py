@@ -6,6 +6,9 @@ afterwards; its SHA-256 fingerprint is logged so a technician can check it in th
 TLS 1.2 is the floor and 1.3 is preferred by OpenSSL's default. Plain HTTP is served
 only on a loopback address (web.tls = false; the config refuses it elsewhere, and so
 does this module). Over TLS the session cookie is Secure and responses carry HSTS.
+With web.client_ca set, the handshake also asks for (but does not require) a client
+certificate and verifies it against that CA only: hub clients may use one on the pull API
+instead of a token (appliance/hub/client_certs.py); the web UI never takes it as a sign-in.
 """
 
 from __future__ import annotations
@@ -61,6 +64,17 @@ def serve(cfg: Config, *, cert: Path | None = None, key: Path | None = None, app
     if tls and (cert is None) != (key is None):
         raise ConfigError("give both --cert and --key, or neither (a self-signed certificate is then made)")
     options = dict(app_config or {})
+    options.setdefault("appliance_config", cfg)  # the settings page shows the file's values beside the stored ones
+    options.setdefault("policy_file", cfg.web.policy_file)  # /policy (POLICY TP-1)
+    if "working_hours" not in options:  # the audit report's off-hours flag (POLICY AR-1)
+        from appliance.audit.report import WorkingHours
+        options["working_hours"] = WorkingHours.parse(cfg.web.working_hours, cfg.web.time_zone)
+    if "pull_limiter" not in options:  # the hub pull API's per-client rate ([hub] pull_rate_per_minute)
+        from webui.rate_limit import RateLimiter
+        options["pull_limiter"] = RateLimiter(cfg.hub.pull_rate_per_minute, cfg.hub.pull_burst)
+    if "store_keys" not in options and cfg.store.unlock == "hub":  # the hub's secret unlocks it (DS-5)
+        from appliance.hub.device_secret import store_keys
+        options["store_keys"] = store_keys(cfg)
     if tls:
         options.setdefault("SESSION_COOKIE_SECURE", True)
         options.setdefault("PREFERRED_URL_SCHEME", "https")
@@ -94,9 +108,34 @@ def build_server(cfg: Config, app, cert: Path | None, key: Path | None) -> wsgi.
         if cert is None:
             cert, key = ensure_self_signed(Path(cfg.store.path).parent / "tls", cfg.web.host)
         adapter = BuiltinSSLAdapter(str(cert), str(key))
+        if cfg.web.client_ca is not None:
+            adapter.context = client_ca_context(cert, key, cfg.web.client_ca)
         adapter.context.minimum_version = ssl.TLSVersion.TLSv1_2  # DS-1
         server.ssl_adapter = adapter
+    elif cfg.web.client_ca is not None:
+        raise ConfigError("web.client_ca needs web.tls = true: client certificates are part of the TLS handshake")
     return server
+
+
+def client_ca_context(cert: Path, key: Path, client_ca: Path) -> ssl.SSLContext:
+    """A server context that asks for a client certificate and trusts web.client_ca alone to verify it.
+
+    CERT_OPTIONAL: a technician's browser without a certificate still connects; one that sends a
+    certificate that does not verify is refused in the handshake. A fresh context rather than the
+    adapter's own, because that one (create_default_context) trusts the system's CAs for clients.
+    cheroot then puts SSL_CLIENT_VERIFY=SUCCESS and the PEM in SSL_CLIENT_CERT into the request's
+    environ (webui/hub_api.py reads them; appliance/hub/client_certs.py pins the fingerprint)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    try:
+        context.load_verify_locations(cafile=str(client_ca))
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"web.client_ca {client_ca} must be a readable PEM file of CA certificates: {e}") from None
+    if not context.get_ca_certs():
+        raise ConfigError(f"web.client_ca {client_ca} holds no CA certificate (a CA has basicConstraints CA:TRUE)")
+    context.verify_mode = ssl.CERT_OPTIONAL
+    log.info("hub clients may authenticate by client certificates issued by %s", client_ca)
+    return context
 
 
 def ensure_self_signed(folder: Path, host: str) -> tuple[Path, Path]:

@@ -46,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def create(a: argparse.Namespace, *, hasher=None) -> int:
     """`alpr user create`: print the account, and the password when it was generated."""
     generated = a.password_file is None
-    password = secrets.token_urlsafe(GENERATED_BYTES) if generated else _password_from(a.password_file)
+    password = secrets.token_urlsafe(GENERATED_BYTES) if generated else read_password(a.password_file)
     with open_target(a) as store:
         user = users.create_user(store, a.username, password, a.role, hasher=hasher, actor=_actor())
     print(f"created {user.username} ({user.role}); a second factor is set up at first sign-in")
@@ -86,8 +86,9 @@ def main(argv: list[str]) -> int:
         return 2
 
 
-def _password_from(source: str) -> str:
-    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+def read_password(source: str, stdin=None) -> str:
+    """The first line of `source` (a file, or '-' for standard input): the password, as typed."""
+    text = (stdin or sys.stdin).read() if source == "-" else Path(source).read_text(encoding="utf-8")
     lines = text.splitlines()
     if not lines or not lines[0]:
         where = "standard input" if source == "-" else source

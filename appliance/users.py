@@ -20,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from peewee import IntegrityError
 
+from appliance.audit import security
 from appliance.errors import AccountError
 from appliance.passwords import FLOOR_LENGTH, MAX_LENGTH, MIN_LENGTH, check_password
 from appliance.store import Store
@@ -35,6 +36,11 @@ MAX_PASSWORD_LENGTH = MAX_LENGTH
 LOCK_AFTER = 5  # POLICY AC-6
 LOCK_WINDOW = timedelta(minutes=15)
 INACTIVE_AFTER = timedelta(days=90)  # POLICY AC-3
+# Account events that an administrator (or the system) causes also go to the access-record chain
+# as LG-6 security events; sign-ins, failures and lockouts are written there by the sign-in code.
+CHAIN_EVENTS = {"created": "account created", "unlocked": "account unlocked", "disabled": "account disabled",
+                "enabled": "account enabled", "role changed": "role change", "password changed": "password change",
+                "mfa required": "mfa changed", "mfa relaxed": "mfa changed", "training recorded": "training record"}
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 _dummy_hashes: dict[tuple, str] = {}
 
@@ -245,8 +251,43 @@ def events(store: Store, username: str | None = None) -> list[tuple[str, str, st
 
 
 def record_event(store: Store, actor: str, username: str, event: str, detail: str, at: str) -> None:
-    """Record a security event (POLICY LG-6); callers hold the transaction."""
+    """Record a security event (POLICY LG-6); callers hold the transaction.
+
+    Administrative events also enter the access-record chain in the same transaction, so an
+    account change that cannot be recorded there does not happen (LG-4).
+    """
     AccountEventRow.insert(at=at, actor=actor, username=username, event=event, detail=detail).execute(store.database)
+    if event in CHAIN_EVENTS:
+        client = "cli" if actor.startswith("cli") else "local"  # the address is not known down here
+        security.event(store.database, CHAIN_EVENTS[event], actor, client, at=from_rfc3339(at),
+                       account=username, event=event, detail=detail)
+
+
+def set_role(store: Store, username: str, role: str, *, actor: str, now: datetime | None = None) -> User:
+    """Give an account another role; live sessions end so the new role applies at once.
+
+    The last enabled administrator keeps the role: a device nobody can administer needs a
+    technician at the pole.
+    """
+    user = _require(store, username)
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    if role == user.role:
+        return user
+    if user.role == "administrator" and not user.disabled and _enabled_administrators(store) <= 1:
+        raise AccountError(f"{user.username} is the only enabled administrator; make another administrator first")
+    with store.database.atomic():
+        UserRow.update(role=role, session_epoch=UserRow.session_epoch + 1).where(
+            UserRow.id == user.id).execute(store.database)
+        record_event(store, actor, user.username, "role changed", f"from {user.role} to {role}",
+                     to_rfc3339(now or _now()))
+    log.info("account %s: role %s -> %s by %s", user.username, user.role, role, actor)
+    return get_user(store, user.id)  # type: ignore[return-value]
+
+
+def _enabled_administrators(store: Store) -> int:
+    return (UserRow.select().where((UserRow.role == "administrator") & (UserRow.disabled == False))  # noqa: E712
+            .bind(store.database).count())
 
 
 def _require(store: Store, username: str) -> User:

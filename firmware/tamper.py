@@ -126,10 +126,12 @@ class TamperMonitor:
         self.detector, self.confirm = detector, confirm
         self._streak: Counter[Finding] = Counter()
         self.active: frozenset[Finding] = frozenset()
+        self.last: Assessment | None = None  # the latest frame's measurements (health page)
 
     def update(self, image: np.ndarray, **conditions: bool) -> frozenset[Finding]:
         """Assess one frame; the confirmed findings now (a clean frame clears a streak)."""
-        found = self.detector.assess(image, **conditions).findings
+        self.last = self.detector.assess(image, **conditions)
+        found = self.last.findings
         for f in Finding:
             self._streak[f] = self._streak[f] + 1 if f in found else 0
         self.active = frozenset(f for f in Finding if self._streak[f] >= self.confirm)

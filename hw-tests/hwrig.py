@@ -17,8 +17,8 @@ except ModuleNotFoundError:  # Python 3.10 on JetPack 6
 
 from firmware.io import IoPins
 
-CAPABILITIES = ("camera", "gpio", "watchdog")
-_OUTPUTS = ("ir_illuminator", "status_led", "alert_relay")
+CAPABILITIES = ("camera", "gpio", "watchdog", "ir")  # ir: illuminator + IR-cut aimed at the target, dark
+_OUTPUTS = ("ir_illuminator", "status_led", "alert_relay", "ir_cut")
 _INPUTS = ("tamper_switch", "loop_detector")
 
 
@@ -35,6 +35,7 @@ class Rig:
     loopback: dict[str, str] = field(default_factory=dict)  # output name -> input name
     camera: dict[str, Any] = field(default_factory=dict)  # make_camera(**camera)
     watchdog_device: str | None = None
+    gpiod_chip: str = "/dev/gpiochip0"  # io backend gpiod: the chip whose line offsets the pins are
     lock_path: Path = Path(tempfile.gettempdir()) / "alpr-rig.lock"
 
     @property
@@ -43,6 +44,8 @@ class Rig:
 
     def driver_options(self) -> dict[str, Any]:
         """For the simulated rig, the mock pins wired as the loopback table says."""
+        if self.io_backend == "gpiod":
+            return {"chip": self.gpiod_chip}
         if not self.simulated:
             return {}
         pin = vars(self.pins)
@@ -52,7 +55,8 @@ class Rig:
 def simulated_rig(frames_source: Any) -> Rig:
     """Mock pins wired in loopback (relay -> loop detector, LED -> tamper) and a replay camera."""
     return Rig(name="sim", capabilities=frozenset(CAPABILITIES), io_backend="simulated",
-               pins=IoPins(ir_illuminator=18, status_led=27, alert_relay=17, tamper_switch=22, loop_detector=23),
+               pins=IoPins(ir_illuminator=18, status_led=27, alert_relay=17, tamper_switch=22, loop_detector=23,
+                           ir_cut=24),
                loopback={"alert_relay": "loop_detector", "status_led": "tamper_switch"},
                camera={"backend": "replay", "source": frames_source, "fps": 20.0, "loop": True},
                lock_path=Path(tempfile.gettempdir()) / f"alpr-rig-sim-{os.getpid()}.lock")
@@ -74,6 +78,7 @@ def load_rig(path: Path) -> Rig:
         raise RigError(f"rig file {path}: capabilities {bad} unknown; allowed: {', '.join(CAPABILITIES)}")
     io = dict(doc.get("io", {}))
     backend = io.pop("backend", "gpiozero")
+    chip = io.pop("gpiod_chip", "/dev/gpiochip0")
     try:
         pins = IoPins(**io).check()
     except TypeError:
@@ -86,7 +91,7 @@ def load_rig(path: Path) -> Rig:
                            f"({', '.join(_OUTPUTS)}) to a set input pin ({', '.join(_INPUTS)})")
     return Rig(name=doc.get("name", path.stem), capabilities=frozenset(caps), io_backend=backend, pins=pins,
                loopback=dict(loop), camera=dict(doc.get("camera", {})),
-               watchdog_device=doc.get("watchdog_device"),
+               watchdog_device=doc.get("watchdog_device"), gpiod_chip=chip,
                lock_path=Path(doc.get("lock", Path(tempfile.gettempdir()) / f"alpr-rig-{path.stem}.lock")))
 
 

@@ -14,6 +14,8 @@ import pytest
 from appliance import totp, training, users
 from appliance.errors import AccountError
 from appliance.passwords import check_password
+from appliance.hotlists.model import Entry, Hotlist
+from appliance.hotlists.repository import replace_list
 from appliance.store import Store
 from test_store import T0, make_read
 from webui import access, create_app
@@ -48,6 +50,9 @@ def folder(tmp_path: Path) -> Path:
     cheap = users.cheap_hasher()
     with Store.open(folder) as s:
         s.add_read(make_read("7ABC123", at=T0, seed=1))
+        replace_list(s, Hotlist("list-1", "Stolen", "stolen_vehicle"), [Entry(
+            "entry-1", "list-1", "9XYZ999", "admin", START, reason="stolen", expires_at=START + timedelta(days=30),
+            manual=True)], "admin", now=START)  # the hotlist routes' list_id and entry_id
         for name, role in {**ROLE_USERS, "untrained": "operator", "newbie": "operator", "target": "operator"}.items():
             u = users.create_user(s, name, PASSWORD, role, hasher=cheap, now=START)
             if name != "newbie":
@@ -90,7 +95,7 @@ def sign_in(client, clock: Clock, name: str) -> None:
 def routes(app) -> list[tuple[str, str, str]]:
     """(endpoint, method, concrete URL) for every route the app has."""
     read_id = store_of(app).latest_reads(1)[0].id
-    values = {"read_id": read_id, "kind": "crop", "username": "target"}
+    values = {"read_id": read_id, "kind": "crop", "username": "target", "list_id": "list-1", "entry_id": "entry-1"}
     out = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -138,10 +143,13 @@ def test_permission_matrix_for_each_role(app, clock, name) -> None:
             assert r.status_code == 403 and b"does not give access" in r.data, (name, url)
         elif rule.data and name == "untrained":
             assert r.status_code == 403 and b"training record" in r.data, (name, url)
+        elif method == "POST" and endpoint.startswith("hotlists."):  # let in, then refused for its empty form
+            assert r.status_code == 400, (name, url, r.status_code)
         else:
             assert r.status_code in (200, 302), (name, url, r.status_code)
-            if r.status_code == 302:  # admin actions go back to the users page, sign-out to sign-in
-                assert r.headers["Location"] in ("/users", "/login"), url
+            if r.status_code == 302:  # form posts go back to their page, sign-out to sign-in
+                assert r.headers["Location"] in ("/users", "/login", "/users/target/training", "/settings",
+                                                 "/account"), url
 
 
 def test_expired_training_suspends_data_access(app, clock) -> None:

@@ -90,7 +90,7 @@ def test_a_hit_stores_read_alert_and_outbox_entry_together(store):
     assert alert.substituted == (2,) and alert.kind == "lookalike"
     pending = store.outbox_pending(10)
     assert pending[0].kind == "alert" and pending[0].id == alert.id  # ahead of reads stored earlier
-    assert [e.kind for e in pending[1:]] == ["read"] * 3
+    assert [e.kind for e in pending[1:]] == ["access"] + ["read"] * 3  # the list change's access record first
     assert pending[0].body["entry"]["plate"] == "7ABC123" and pending[0].body["read_id"] == read.id
 
 
@@ -101,7 +101,7 @@ def test_an_alert_never_exists_without_its_read(store):
     hits = Matcher(load_lists(store), clock=lambda: T0).match(read)
     with pytest.raises(AlprError, match="already stored"):  # the read fails: the alert must roll back too
         record_read(store, read, hits, T0)
-    assert open_alerts(store) == [] and [e.kind for e in store.outbox_pending(10)] == ["read"]
+    assert open_alerts(store) == [] and [e.kind for e in store.outbox_pending(10)] == ["access", "read"]  # list change
     (seq,) = outbox.next_seqs(store.database, "alert", 1)
     assert seq == 1  # the rolled-back seq was not used up
 

@@ -46,7 +46,9 @@ def test_listed_plate_in_a_driveby_raises_exactly_one_alert(tmp_path):
         assert not relay.state  # ... for its pulse
         assert [bool(s.state) for s in relay.states] == [False, True, False]
         pending = store.outbox_pending(100)
-        assert [e.kind for e in pending] == ["alert"] + ["read"] * len(d.plates)  # alert first, though stored later
+        # the alert first, though stored later; then the hotlist change's access record (stored first)
+        # and the reads, in the order they were stored
+        assert [e.kind for e in pending] == ["alert", "access"] + ["read"] * len(d.plates)
         assert pending[0].id == alert.id and pending[0].body["read_text"] == wanted
     finally:
         board.close()

@@ -238,3 +238,111 @@ def test_new_user_enrols_the_second_factor_from_the_qr_page(page, served: Site) 
     newbie = users.find_user(served.store, "newbie")
     assert newbie.mfa_enrolled
     assert "mfa enrolled" in [e[3] for e in users.events(served.store, "newbie")]
+
+
+def test_an_administrator_creates_a_user_then_sets_up_a_new_second_factor(page, served: Site) -> None:
+    """The users page and My account in a real browser, with their real CSRF tokens (AC-1, AC-4, AC-5)."""
+    users.set_role(served.store, "officer", "administrator", actor="test")
+    password_step(page, served, "officer")
+    page.fill("#code", current_code(SECRET))
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    page.click("header nav a[href='/users']")
+    page.fill("#username", "dana")
+    page.select_option("#role", "supervisor")
+    with page.expect_navigation():
+        page.click("text=Create user")
+    generated = page.inner_text("#generated-password").strip()
+    assert len(generated) >= 15 and users.find_user(served.store, "dana").role == "supervisor"
+
+    page.click("header nav a[href='/account']")
+    page.fill("#mfa-current", PASSWORD)
+    with page.expect_navigation():
+        page.click("text=Set up a new second factor")
+    assert page.url == f"{served.url}/account/mfa" and page.locator(".qr svg").count() == 1
+    secret = page.inner_text("#totp-key").strip()
+    assert secret != SECRET
+    served.clock.advance(seconds=30)  # the sign-in used this step's code of the old key; the new key starts fresh
+    page.fill("#code", pyotp.TOTP(secret).at(served.clock()))
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")  # not the header's sign-out button
+    assert "new second factor is set up" in page.inner_text("[role=status]")
+    row = UserRow.select().where(UserRow.username == "officer").bind(served.store.database).first()
+    assert row.totp_secret == secret and row.totp_pending is None
+
+
+# -- purpose-bound search, access records and the audit report (issue #9: LG-1, LG-2, AR-1) ------------------
+
+AUDITOR_SECRET = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
+
+
+def sign_in_as(page, served: Site, username: str, secret: str) -> None:
+    password_step(page, served, username)
+    page.fill("#code", current_code(secret))
+    with page.expect_navigation():
+        page.click("form button[type=submit]")
+    assert page.url == f"{served.url}/", page.url
+
+
+def add_auditor(served: Site) -> None:
+    now = datetime.now(timezone.utc)
+    u = users.create_user(served.store, "audrey", PASSWORD, "auditor", hasher=users.cheap_hasher(), now=now)
+    totp.enrol_with_secret(served.store, u.id, AUDITOR_SECRET, actor="test", now=now)
+
+
+def submit_search(page) -> None:
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+
+
+def test_a_search_is_refused_without_purpose_then_recorded_with_every_field(page, served: Site) -> None:
+    """LG-2: the server refuses a search without purpose (the browser's checks removed); LG-1: a good one is
+    recorded with every field, and the auditor sees it in the access records."""
+    from appliance.audit import records
+    served.app.extensions["alpr"].agency = "CA0010000"
+    add_auditor(served)
+    sign_in_as(page, served, "officer", SECRET)
+    page.goto(f"{served.url}/search")
+    page.evaluate("document.querySelectorAll('[required]').forEach(e => e.removeAttribute('required'))")
+    page.fill("input[name=plate]", "7ABC123")
+    submit_search(page)
+    problems = " ".join(page.locator("[role=alert]").all_inner_texts())
+    assert "Choose a purpose category" in problems and "Describe the purpose" in problems
+    assert page.locator("main table.reads").count() == 0  # no results shown
+    assert [r for r in records.latest(served.store, 1000) if r.action == "search"] == []
+
+    purpose = "burglary on Elm St, a witness saw a silver sedan leave at speed"
+    page.select_option("select[name=category]", "criminal investigation")
+    page.fill("input[name=purpose]", purpose)
+    page.fill("input[name=case]", "24-001234")
+    submit_search(page)
+    assert "7ABC123" in page.inner_text("main table.reads")
+    [rec] = [r for r in records.latest(served.store, 1000) if r.action == "search"]
+    assert (rec.username, rec.agency, rec.client, rec.purpose_category, rec.purpose_text, rec.case_number,
+            rec.outcome) == ("officer", "CA0010000", "127.0.0.1", "criminal investigation", purpose, "24-001234", "ok")
+    assert rec.query["plate"] == "7ABC123" and rec.result_count == 1 and len(rec.result_ids) == 1
+    assert rec.at.endswith("Z") and len(rec.at.split(".")[1]) >= 3  # UTC to better than 0.01 s
+
+    with page.expect_navigation():
+        page.click("header .signout button")
+    sign_in_as(page, served, "audrey", AUDITOR_SECRET)
+    page.click("header nav a[href='/audit']")
+    row = page.locator("main table.reads tr", has_text="24-001234")
+    assert row.count() == 1 and purpose in row.inner_text() and "officer" in row.inner_text()
+    assert "Chain intact" in page.inner_text("#chain")
+
+
+def test_the_audit_report_flags_a_planted_vague_search(page, served: Site) -> None:
+    """AR-1: a search recorded with a boilerplate purpose and no case shows flagged in the report."""
+    from appliance.audit import records
+    add_auditor(served)
+    planted = records.append(served.store, records.AccessRecord(
+        username="officer", action="search", client="10.0.0.7", purpose_category="criminal investigation",
+        purpose_text="test", query={"plate": "7*"}, result_ids=[]))
+    sign_in_as(page, served, "audrey", AUDITOR_SECRET)
+    page.click("header nav a[href='/audit/report']")
+    row = page.locator(f"#report tr[data-record='{planted.id}']")
+    assert row.get_attribute("class") == "flagged"
+    flags = row.locator(".flag").all_inner_texts()
+    assert {"vague purpose", "missing case", "broad sweep"} <= set(flags)
+    assert "1 flagged" in page.inner_text("#report-summary")

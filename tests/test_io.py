@@ -53,7 +53,7 @@ def step(board, clock, seconds, dt=0.01):
 
 def test_board_is_outputs_and_inputs(board):
     assert isinstance(board, Outputs) and isinstance(board, Inputs)
-    assert set(BACKENDS) == {"gpiozero", "jetson", "simulated"}
+    assert set(BACKENDS) == {"gpiozero", "jetson", "gpiod", "simulated"}
 
 
 def test_relay_pulse_lasts_its_length(board, clock):
@@ -235,7 +235,7 @@ def test_worker_thread_runs_updates(clock):
 
 
 def test_bad_settings_say_what_is_allowed(clock):
-    with pytest.raises(IoConfigError, match="io backend must be one of gpiozero, jetson, simulated; got 'pi'"):
+    with pytest.raises(IoConfigError, match="io backend must be one of gpiozero, jetson, gpiod, simulated; got 'pi'"):
         make_io("pi", PINS)
     with pytest.raises(IoConfigError, match="both use pin 17"):
         make_io("simulated", IoPins(alert_relay=17, status_led=17))

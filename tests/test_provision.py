@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import tempfile
 import stat
 from datetime import date, timedelta
 from pathlib import Path
 
+import cv2
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -18,6 +21,7 @@ from appliance.provision.command import main
 from appliance.provision.steps import to_toml
 from appliance.store import Store
 from appliance.store.keys import LocalKeyFile
+from appliance.synth.driveby import standard_driveby
 
 TODAY = date.today()
 
@@ -31,7 +35,7 @@ lon = -122.4194
 heading_deg = 350
 [camera]
 backend = "replay"
-source = "/srv/drive-by"
+source = "@DRIVEBY@"
 fps = 10
 [web]
 host = "0.0.0.0"
@@ -49,13 +53,29 @@ speed_limit_mph = 35
 """
 
 
+@functools.cache
+def driveby_folder(scale: float = 1.0) -> Path:
+    """A replayed camera's folder: a synthetic drive-by whose plates are 135-250 px wide (x scale)."""
+    folder = Path(tempfile.mkdtemp(prefix=f"alpr-driveby-{scale:g}-"))
+    for i, frame in enumerate(standard_driveby(seed=3, count=2).frames()):
+        if i % 2 == 0:
+            cv2.imwrite(str(folder / f"f{i:04d}.jpg"), cv2.resize(frame, None, fx=scale, fy=scale))
+    return folder
+
+
+def answers(text: str = ANSWERS, scale: float = 1.0) -> str:
+    """The answers with the replayed camera pointed at the drive-by."""
+    return text.replace("@DRIVEBY@", str(driveby_folder(scale)))
+
+
 def _run(tmp_path: Path, text: str, *extra: str, ask=None) -> tuple[int, list[str]]:
     lines: list[str] = []
     args = ["provision", "--root", str(tmp_path / "root"), *extra]
     if text is not None:
-        answers = tmp_path / "answers.toml"
-        answers.write_text(text)
-        args += ["--answers", str(answers)]
+        answers_file = tmp_path / "answers.toml"
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        answers_file.write_text(answers(text))
+        args += ["--answers", str(answers_file)]
     kwargs = {"ask": ask} if ask else {}
     rc = main(args, out=lines.append, hasher=users.cheap_hasher(), **kwargs)
     return rc, lines
@@ -106,7 +126,7 @@ def test_answers_file_provisions_everything_into_a_root(tmp_path):
     assert report["fingerprints"]["device_key_sha256"] in html
     by_name = {c["name"]: c for c in report["checks"]}
     assert by_name["hub enrolment"]["status"] == "skipped"
-    assert by_name["camera and test read"]["status"] == "skipped"
+    assert by_name["camera and test read"]["status"] == "ok"
     assert by_name["camera exposure"]["status"] == "ok"
     assert "&lt;northbound&gt;" in html and "<northbound>" not in html  # escaped
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # no external assets
@@ -147,14 +167,15 @@ def test_force_needs_a_reason_and_the_reason_goes_in_the_report(tmp_path):
     assert "GPS unit broken" in (tmp_path / "root/var/lib/alpr/provision/report.html").read_text()
 
 
-def test_hub_url_reports_enrolment_as_not_built_and_hub_key_mode_fails(tmp_path):
+def test_a_hub_url_without_the_pinned_ca_fingerprint_fails_enrolment_in_either_key_mode(tmp_path):
+    """Enrolment itself is tested against a real EST hub in tests/test_enrolment.py."""
     text = ANSWERS + '[hub]\nurl = "https://hub.agency.example"\n'
     rc, lines = _run(tmp_path, text, "--dry-run")
-    assert rc == 0
-    assert any(l.startswith("[ skip ] hub enrolment: enrolment needs the hub link (issue 6)") for l in lines)
+    assert rc != 0 and _files(tmp_path / "root") == []
+    assert any(l.startswith("[FAILED] hub enrolment: enrol.ca_sha256") for l in lines), lines
     rc, lines = _run(tmp_path, text + '[keys]\nmode = "hub"\n')
-    assert rc == 2 and _files(tmp_path / "root") == []
-    assert any("[FAILED] store master key: the hub-bound store key is not built yet (issue 6)" in l for l in lines)
+    assert rc == 2 and _files(tmp_path / "root") == []  # hub mode without enrolment: refused before any change
+    assert any(l.startswith("[FAILED] hub enrolment") for l in lines), lines
 
 
 def test_unknown_answer_keys_are_named(tmp_path):
@@ -175,7 +196,7 @@ def test_without_training_the_admin_is_told_to_record_it(tmp_path):
 def test_interactive_run_with_scripted_answers(tmp_path):
     script = iter([
         "pole-7", "Oak & 3rd", "34.05", "-118.25", "90",   # device id, site, lat, lon, heading
-        "replay", "/srv/clip", "", "", "",                  # backend, source, width, height, fps (defaults)
+        "replay", str(driveby_folder()), "", "", "",       # backend, source, width, height, fps (defaults)
         "",                                                  # hub URL: none
         "40",                                                # speed limit
         "admin1",                                            # administrator
@@ -200,8 +221,8 @@ def test_interactive_run_with_scripted_answers(tmp_path):
 
 
 def test_interactive_run_without_device_id_fails_the_config_check(tmp_path):
-    answers = iter(["", "", "", "", "", "replay", "/srv/clip", "", "", "", "", "", "admin1", "", "2026.2", ""])
-    rc, lines = _run(tmp_path, None, ask=lambda _prompt: next(answers))
+    answers_ = iter(["", "", "", "", "", "replay", str(driveby_folder()), "", "", "", "", "", "admin1", "", "2026.2", ""])
+    rc, lines = _run(tmp_path, None, ask=lambda _prompt: next(answers_))
     assert rc == 2 and _files(tmp_path / "root") == []
     assert any(l.startswith("[FAILED] config file") and "device.id is missing" in l for l in lines)
     assert any(l.startswith("[FAILED] device key and CSR") for l in lines)
@@ -224,3 +245,22 @@ def test_toml_writer_round_trips_awkward_strings():
     import tomllib
     doc = {"device": {"id": "a", "site_name": 'quote " backslash \\ tab\t é 🚗'}, "web": {"tls": False, "port": 8443}}
     assert tomllib.loads(to_toml(doc)) == doc
+
+
+def test_the_live_camera_check_reads_a_plate_and_keeps_sample_crops(tmp_path):
+    """Issue #12: a test read on the configured camera; plates must be >= 75 px wide."""
+    rc, lines = _run(tmp_path, ANSWERS)
+    assert rc == 0, lines
+    report = json.loads((tmp_path / "root/var/lib/alpr/provision/report.json").read_text())
+    check = next(c for c in report["checks"] if c["name"] == "camera and test read")
+    assert check["status"] == "ok" and check["facts"]["plate_px"] >= 75
+    assert set(check["facts"]["test_reads"]) & set(standard_driveby(seed=3, count=2).plates)
+    assert check["facts"]["sample_crops"] and all(Path(c).is_file() for c in check["facts"]["sample_crops"])
+
+
+def test_no_camera_and_a_plate_too_small_stop_provisioning(tmp_path):
+    rc, lines = _run(tmp_path / "a", ANSWERS.replace("@DRIVEBY@", str(tmp_path / "no-such-clip")))
+    assert rc == 2 and any(l.startswith("[FAILED] camera and test read: no frames from the replay camera") for l in lines), lines
+    rc, lines = _run(tmp_path / "b", answers(ANSWERS, scale=0.35))
+    assert rc == 2 and any("[FAILED] camera and test read" in l and ("below 75 px" in l or "no plate found" in l)
+                           for l in lines), lines

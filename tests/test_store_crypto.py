@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from appliance import training, users
-from appliance.errors import NotBuiltError, StoreError
+from appliance.errors import StoreError
 from appliance.store import HubBoundKey, ImageDamagedError, LocalKeyFile, Store, cipherdb, crypto
 from appliance.store.admin import rotate_key, wipe
-from appliance.store.keys import default_key_path
+from appliance.store.keys import default_hub_key_path, default_key_path
 from appliance.store.schema import LATEST, MIGRATIONS
 from appliance.store.times import to_rfc3339
 from test_store import PASSWORD, T0, keys_for, make_read, open_store, pattern, raw
@@ -137,10 +137,9 @@ def test_key_providers_by_default_and_the_hub_bound_place(tmp_path: Path) -> Non
     assert default_key_path({}) == Path("/var/lib/alpr-keys/store.key")
     assert default_key_path({"CREDENTIALS_DIRECTORY": "/run/credentials/alpr.service"}) == \
         Path("/run/credentials/alpr.service/store-key")
-    with pytest.raises(NotBuiltError, match="issue #6"):
-        Store.open(tmp_path / "store", keys=HubBoundKey("https://hub.example"))
+    assert default_hub_key_path({}) == Path("/var/lib/alpr-keys/store.key.hub")  # tests/test_hub_bound_key.py
     with pytest.raises(StoreError, match="only a key file can be rotated"):
-        rotate_key(tmp_path / "store", HubBoundKey())
+        rotate_key(tmp_path / "store", HubBoundKey(tmp_path / "keys" / "store.key.hub", lambda: bytes(32)))
 
 
 # -- rotation -------------------------------------------------------------------------

@@ -220,3 +220,33 @@ def test_the_session_key_is_made_once_and_kept_private(store_folder) -> None:
     assert apps[0].config["SECRET_KEY"] == apps[1].config["SECRET_KEY"] == key_file.read_bytes()
     for a in apps:
         a.extensions["alpr"].store.close()
+
+
+def test_health_lists_certificates_and_warns_thirty_days_ahead(store_folder, tmp_path) -> None:
+    """Issue #12: expiry warnings on the health page (the heartbeat carries the same report)."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from appliance.config import build as build_config
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pole-7")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now - timedelta(days=300)).not_valid_after(now + timedelta(days=12))
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "device.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "device.key").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                            serialization.NoEncryption()))
+    cfg = build_config({"store": {"path": str(store_folder)}, "web": {"tls": False, "host": "127.0.0.1"},
+                        "hub": {"url": "https://hub.example", "client_cert": str(tmp_path / "device.crt"),
+                                "client_private_pem": str(tmp_path / "device.key")}}, {})
+    app = build(store_folder, appliance_config=cfg)
+    client = app.test_client()
+    sign_in(client)
+    html = client.get("/health").get_data(as_text=True)
+    assert f"{tmp_path / 'device.crt'}</th>" in html and "expires in 12 days" in html
+    app.extensions["alpr"].store.close()

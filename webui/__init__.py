@@ -19,12 +19,16 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from appliance.store import Store
-from webui import access, admin, alerts, audit, auth, health, hub_api, reads, search
+from webui import access, admin, alerts, audit, audit_report, auth, health, hub_api, policy, reads, review, search
+from webui import account, settings_page, training_records
+from webui import holds
+from webui import accuracy, hotlists
 from webui.state import WebState
 
 log = logging.getLogger(__name__)
 
-OPTIONS = ("health_provider", "password_hasher", "refresh_seconds", "reads_on_page", "store_keys", "clock", "agency")
+OPTIONS = ("health_provider", "password_hasher", "refresh_seconds", "reads_on_page", "store_keys", "clock", "agency",
+           "pull_limiter", "appliance_config", "policy_file", "working_hours")
 SECRET_FILE = "webui-secret.key"
 CSP = ("default-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
@@ -40,7 +44,9 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
     tests pass a fake to move time), health_provider (a callable returning the pipeline's
     health dict), password_hasher (an argon2 PasswordHasher), refresh_seconds, reads_on_page,
     store_keys (the store's KeyProvider; default: the device key file), agency (the agency's
-    ORI, written into every access record).
+    ORI, written into every access record), appliance_config (the device's appliance.config.Config,
+    which the settings page shows and overlays; default: the defaults), pull_limiter (a webui.rate_limit.RateLimiter for
+    the hub pull API's clients).
     """
     config = dict(config or {})
     unknown = sorted(k for k in config if not k.isupper() and k not in OPTIONS)
@@ -69,12 +75,23 @@ def create_app(store_folder: Path, config: dict[str, Any] | None = None) -> Flas
                                       agency=str(options.get("agency", "")))
     if options.get("clock") is not None:
         app.extensions["alpr"].clock = options["clock"]
+    if options.get("policy_file"):  # the usage policy's Markdown file (usage_policy.py; default: the shipped one)
+        app.extensions["alpr"].policy_file = str(options["policy_file"])
+    if options.get("working_hours") is not None:  # appliance.audit.report.WorkingHours: the report's off-hours flag
+        app.extensions["alpr"].working_hours = options["working_hours"]
+    if options.get("appliance_config") is not None:  # the device's Config: the settings page overlays it
+        app.extensions["alpr"].config = options["appliance_config"]
+    if options.get("pull_limiter") is not None:  # webui/rate_limit.RateLimiter (default: 600 a minute per client)
+        app.extensions["alpr"].pull_limiter = options["pull_limiter"]
 
+    app.before_request(hotlists.allow_upload)  # before CSRF parses the form: list files exceed MAX_CONTENT_LENGTH
     csrf.init_app(app)
     login = LoginManager(app)
     login.session_protection = "strong"
     login.user_loader(auth.load_user)
-    for bp in (auth.bp, reads.bp, alerts.bp, search.bp, audit.bp, health.bp, admin.bp, hub_api.bp):
+    for bp in (auth.bp, reads.bp, alerts.bp, search.bp, audit.bp, health.bp, admin.bp, hub_api.bp,
+               policy.bp, review.bp, audit_report.bp, account.bp, settings_page.bp, training_records.bp,
+               holds.bp, hotlists.bp, accuracy.bp):
         app.register_blueprint(bp)
     app.before_request(access.guard)  # sign-in, session limits, role and training gate (access.py)
 

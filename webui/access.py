@@ -18,6 +18,8 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
 from appliance import training
+from appliance.audit import holds
+from appliance.tamper_door import TamperLock
 from appliance.users import ROLES
 from webui import hub_api
 from webui.state import web_state
@@ -30,6 +32,7 @@ DATA_ROLES = frozenset({"administrator", "supervisor", "operator"})
 EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"administrator"})
 AUDIT = frozenset({"auditor", "administrator"})
+HOLDERS = holds.HOLDERS  # legal holds and evidence (RT-3, RT-4): supervisors and records managers
 
 
 @dataclass(frozen=True)
@@ -38,28 +41,61 @@ class Rule:
     data: bool = False  # plate data: also needs a current training record (TR-1)
 
 
-PUBLIC = frozenset({"auth.login", "static"})
+LIST_MANAGERS = frozenset({"administrator", "supervisor"})  # hotlist changes and the accuracy report
+# Background polls: not activity, so a page left open still ends its session after 30 idle minutes (AC-7).
+PASSIVE = frozenset({"alerts.summary"})
+PUBLIC = frozenset({"auth.login", "static", "policy.page", "policy.markdown", "policy.html"})  # TP-1: policy is public
 # The hub pull API (hub_api.py): a hub client's bearer token only, never a browser session;
 # and a token opens nothing else (every other endpoint goes through the session checks below).
-HUB_API = frozenset({"hub_api.reads", "hub_api.image"})
+HUB_API = frozenset({"hub_api.reads", "hub_api.image", "hub_api.alerts", "hub_api.access"})
 NOBODY = frozenset()
 PENDING = frozenset({"auth.second_factor", "auth.enrol"})  # between password and second factor
 RULES: dict[str, Rule] = {
     "reads.index": Rule(DATA_ROLES, data=True),
     "reads.image": Rule(DATA_ROLES, data=True),
     "alerts.index": Rule(DATA_ROLES, data=True),  # alert handling: POLICY TR-1, HL-3
+    "alerts.summary": Rule(DATA_ROLES, data=True),  # the every-page banner's poll (no plate text; PASSIVE)
+    "accuracy.page": Rule(LIST_MANAGERS),  # HL-4: aggregates only, no plate text
+    "accuracy.as_csv": Rule(LIST_MANAGERS),
+    "hotlists.index": Rule(DATA_ROLES, data=True),  # operators view lists and entries (AC-2)
+    "hotlists.detail": Rule(DATA_ROLES, data=True),
+    "hotlists.create": Rule(LIST_MANAGERS, data=True),  # hotlist changes: supervisors, administrators (TR-1)
+    "hotlists.add_entry": Rule(LIST_MANAGERS, data=True),
+    "hotlists.change_entry": Rule(LIST_MANAGERS, data=True),
+    "hotlists.import_file": Rule(LIST_MANAGERS, data=True),
     "search.index": Rule(DATA_ROLES, data=True),  # purpose-bound search: POLICY LG-2
     "audit.index": Rule(AUDIT),  # read-only; nobody can change a record (AC-2, LG-3)
     "audit.export": Rule(AUDIT),
+    "audit_report.page": Rule(AUDIT),  # AR-1
+    "audit_report.csv_export": Rule(AUDIT),
+    "review.queue": Rule(frozenset({"supervisor"}), data=True),  # supervisors review exigent searches (AC-2, LG-2)
+    "reads.detail": Rule(DATA_ROLES, data=True),
+    "holds.index": Rule(HOLDERS, data=True),  # legal holds and evidence export: RT-3, RT-4 (webui/holds.py)
+    "holds.place": Rule(HOLDERS, data=True),
+    "holds.release": Rule(HOLDERS, data=True),
+    "holds.export": Rule(HOLDERS, data=True),
     "health.page": Rule(EVERYONE),
     "health.as_json": Rule(EVERYONE),
+    "health.clear_tamper_lock": Rule(ADMIN),  # reopens data access after the enclosure door (tamper_door.py)
     "auth.logout": Rule(EVERYONE),
     "admin.users": Rule(ADMIN),
     "admin.unlock": Rule(ADMIN),
     "admin.disable": Rule(ADMIN),
     "admin.enable": Rule(ADMIN),
+    "admin.create": Rule(ADMIN),  # accounts and training records: AC-1, AC-2, TR-2 (issue #8)
+    "admin.role": Rule(ADMIN),
+    "training.records": Rule(ADMIN),
+    "training.add": Rule(ADMIN),
+    "settings.page": Rule(ADMIN),  # policy settings: RT-1, AC-4, SH-1; each change logged
+    "settings.change": Rule(ADMIN),
+    "account.page": Rule(EVERYONE),  # one's own password and second factor
+    "account.password": Rule(EVERYONE),
+    "account.mfa_start": Rule(EVERYONE),
+    "account.mfa": Rule(EVERYONE),
     "hub_api.reads": Rule(NOBODY),  # no role: hub clients only (HUB_API, checked before sessions)
     "hub_api.image": Rule(NOBODY),
+    "hub_api.alerts": Rule(NOBODY),
+    "hub_api.access": Rule(NOBODY),
 }
 
 
@@ -83,7 +119,8 @@ def guard():
         session.clear()
         flash(f"Your session ended: {ended}. Sign in again.")
         return redirect(url_for("auth.login"))
-    session["seen"] = web_state().clock().timestamp()
+    if endpoint not in PASSIVE:
+        session["seen"] = web_state().clock().timestamp()
     if endpoint is None:
         return None  # no such page: the 404 handler answers
     rule = RULES.get(endpoint)
@@ -91,6 +128,9 @@ def guard():
         return forbidden("This page has no access rule yet, so nobody may open it.")
     if current_user.role not in rule.roles:
         return forbidden(f"Your role ({current_user.role.replace('_', ' ')}) does not give access to this page.")
+    if rule.data and TamperLock(web_state().store.folder).locked:
+        return forbidden("Access to plate data is locked because the enclosure door was opened. An administrator "
+                         "must check the device and clear the lock on the health page.", title="Data locked")
     if rule.data and training.current_record(web_state().store, current_user.user.id,
                                              web_state().clock().date()) is None:
         return forbidden("Access to plate data needs a current training record (course, version, completion and "

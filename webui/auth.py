@@ -19,7 +19,8 @@ from markupsafe import Markup
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from appliance import totp, users
+from appliance import settings, totp, users
+from appliance.audit import security
 from webui.state import web_state
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,10 @@ def login():
     """Step one: banner, username and password; a fresh session then holds the pending sign-in."""
     target = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
-        return redirect(target)
+        if session.get("epoch") == current_user.user.session_epoch:
+            return redirect(target)
+        logout_user()  # a session from before the account was disabled or changed: sign in afresh
+        session.clear()
     form = LoginForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -86,10 +90,11 @@ def login():
         if user is not None:
             session.clear()  # no session fixation: nothing from before sign-in survives it
             session["pending"] = {"uid": user.id, "at": now.timestamp(), "next": target}
-            if not user.mfa_required:
+            if not settings.mfa_required(state.store, user):  # AC-4: relaxed only for non-administrators
                 return _complete(user)
             return redirect(url_for("auth.second_factor" if user.mfa_enrolled else "auth.enrol"))
         log.warning("failed sign-in from %s", request.remote_addr)
+        _failed(form.username.data, "password")
         error, status = FAILED, 401
     elif request.method == "POST":
         error, status = (form.banner.errors[0] if form.banner.errors else FAILED), 401
@@ -126,6 +131,8 @@ def enrol():
     form = CodeForm()
     if form.validate_on_submit():
         if totp.confirm_enrolment(state.store, user.id, form.code.data, state.clock(), actor=user.username):
+            security.note(state.store, "mfa enrolled", user.username, request.remote_addr or "unknown",
+                          at=state.clock(), agency=state.agency)
             return _complete(users.get_user(state.store, user.id))
         return _code_failed(user, "enrol.html", form, secret=secret)
     return _enrol_page(form, secret, user, None), 200
@@ -134,6 +141,9 @@ def enrol():
 @bp.route("/logout", methods=["POST"])
 def logout():
     """Sign out (a POST with the CSRF token, so another site cannot sign a user out)."""
+    if current_user.is_authenticated:
+        security.note(web_state().store, "sign-out", current_user.username, request.remote_addr or "unknown",
+                      at=web_state().clock(), agency=web_state().agency)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))
@@ -152,6 +162,15 @@ def _complete(user: users.User):
     """Start the signed-in session: epoch, start and last-seen times, then go to `next`."""
     state = web_state()
     target = session.get("pending", {}).get("next", "/")
+    try:  # a sign-in that cannot be recorded does not happen (LG-4, LG-6)
+        security.event(state.store, "sign-in", user.username, request.remote_addr or "unknown", at=state.clock(),
+                       agency=state.agency, mfa=user.mfa_required)
+    except Exception:
+        log.exception("could not record the sign-in of %s; it is refused", user.username)
+        session.clear()
+        return render_template("error.html", title="Not recorded, so not signed in",
+                               message="The sign-in could not be written to the access records, so it is "
+                                       "refused. Try again, or tell an administrator."), 503
     now = state.clock().timestamp()
     session.clear()
     login_user(WebUser(user))
@@ -164,7 +183,10 @@ def _complete(user: users.User):
 
 def _code_failed(user: users.User, template: str, form: CodeForm, secret: str | None = None):
     state = web_state()
+    _failed(user.username, "second factor")
     if users.record_failure(state.store, user.id, state.clock()):
+        security.failed(state.store, "account locked", user.username, request.remote_addr or "unknown",
+                        at=state.clock(), agency=state.agency, after="second factor")
         session.clear()
         return render_template("login.html", form=LoginForm(formdata=None), error=FAILED, hint=LOCK_HINT,
                                next="/"), 401
@@ -173,6 +195,20 @@ def _code_failed(user: users.User, template: str, form: CodeForm, secret: str | 
     return render_template(template, form=form, error=CODE_FAILED), 401
 
 
-def _enrol_page(form: CodeForm, secret: str, user: users.User, error: str | None) -> str:
+def _failed(username: str, step: str) -> None:
+    """Record a failed sign-in step (LG-6), and the lockout when this failure caused it (AC-6)."""
+    state = web_state()
+    address = request.remote_addr or "unknown"
+    security.failed(state.store, "sign-in failure", username, address, at=state.clock(), agency=state.agency,
+                    step=step)
+    account = users.find_user(state.store, username) if step == "password" else None
+    if account is not None and account.locked:
+        security.failed(state.store, "account locked", account.username, address, at=state.clock(),
+                        agency=state.agency, after=step)
+
+
+def _enrol_page(form: CodeForm, secret: str, user: users.User, error: str | None, action: str | None = None) -> str:
+    """The QR-code page (sign-in's enrolment, and re-enrolment from My account with `action`)."""
     uri = totp.provisioning_uri(secret, user.username)
-    return render_template("enrol.html", form=form, error=error, secret=secret, qr=Markup(totp.qr_svg(uri)))
+    return render_template("enrol.html", form=form, error=error, secret=secret, qr=Markup(totp.qr_svg(uri)),
+                           action=action or url_for("auth.enrol"))

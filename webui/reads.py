@@ -40,13 +40,31 @@ def index():
                            rfc3339=to_rfc3339, refresh_seconds=state.refresh_seconds, via=via)
 
 
+@bp.route("/reads/<read_id>")
+def detail(read_id: str):
+    """One read with its crop and full frame: a "read view" access record (LG-1) covers both images."""
+    if not _READ_ID.fullmatch(read_id):
+        abort(404)
+    state = web_state()
+    read = state.store.get_read(read_id)
+    if read is None:
+        abort(404)
+    try:
+        rec = recording.record(action="read view", purpose_category="read view",
+                               query={"read_id": read_id, "via": request.args.get("via", "")[:36]},
+                               result_ids=[read_id])
+    except recording.RecordRefused:
+        return recording.refused()
+    return render_template("read.html", read=read, via=rec.id, utc_text=utc_text, rfc3339=to_rfc3339)
+
+
 @bp.route("/reads/<read_id>/crop", defaults={"kind": "crop"})
 @bp.route("/reads/<read_id>/frame", defaults={"kind": "frame"})
 def image(read_id: str, kind: str):
     """A read's plate crop or frame as JPEG (signed-in users only, like every page but sign-in)."""
     if not _READ_ID.fullmatch(read_id):
         abort(404)
-    if kind == "frame" or not recording.covered(request.args.get("via"), read_id):
+    if not recording.covered(request.args.get("via"), read_id, kind):
         try:
             recording.record(action="image view", purpose_category="image view",
                              query={"read_id": read_id, "kind": kind}, result_ids=[read_id])

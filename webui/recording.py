@@ -59,10 +59,18 @@ def live_monitoring(page: str) -> str:
     return rec.id
 
 
-def covered(via: str | None, read_id: str) -> bool:
-    """Whether an access record of this user and session already covers showing `read_id`'s crop."""
+def covered(via: str | None, read_id: str, kind: str = "crop") -> bool:
+    """Whether an access record of this user and session already covers showing `read_id`'s image `kind`.
+
+    Crops are covered by the page that listed the read; a frame only by a read view (the
+    detail page, whose record says the full image was shown).
+    """
     if not via or len(via) > 36:
         return False
+    if kind != "crop":
+        rec = records.get(web_state().store, via)
+        return (rec is not None and rec.action == "read view" and rec.username == current_user.username
+                and rec.outcome == "ok" and rec.result_ids == [read_id])
     if via == session.get("live_record"):  # the live pages' crops: the latest reads and open alerts only
         state = web_state()
         if any(r.id == read_id for r in state.store.latest_reads(state.reads_on_page)):

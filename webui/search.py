@@ -12,13 +12,13 @@ CSRF token, so another site cannot make a user run a search in their name.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, render_template, request
 from flask_wtf.csrf import ValidationError, validate_csrf
 
 from appliance.audit import records
+from appliance.audit.purpose import EXIGENT, check_purpose
 from appliance.store.search import plate_pattern
 from webui import recording
 from webui.reads import utc_text
@@ -28,35 +28,7 @@ bp = Blueprint("search", __name__)
 
 PER_PAGE = 25
 MAX_PAGE = 40  # the store answers at most 1000 reads per query (PER_PAGE * MAX_PAGE)
-MIN_PURPOSE = 20
-EXIGENT = "exigent circumstances"
-# Words that say nothing about why: a purpose made only of these (and the category's own words) is boilerplate.
-FILLER = frozenset("""a an and the of for to in on at by with as is it this that per re my our
-    test testing tests check checking checked look looking lookup search searching query plate plates
-    investigation investigations investigative investigate ongoing official officially business use purpose
-    purposes law enforcement police department routine general info information data case cases na n none
-    other misc miscellaneous reasons reason work duty related see policy standard""".split())
-_CASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/#-]{2,39}")
 _TERMS = ("plate", "camera", "since", "until", "hits")
-
-
-def check_purpose(category: str, text: str, case: str) -> list[str]:
-    """What is wrong with a search's purpose, as messages naming what is allowed; empty when it will do."""
-    problems = []
-    if category not in records.PURPOSES:
-        problems.append(f"Choose a purpose category: {', '.join(records.PURPOSES)}.")
-    words = re.findall(r"[a-z0-9]+", text.casefold())
-    own = set(re.findall(r"[a-z0-9]+", category.casefold()))
-    meaningful = [w for w in words if w not in FILLER and w not in own]
-    if len(text.strip()) < MIN_PURPOSE or len(meaningful) < 3:
-        problems.append(f"Describe the purpose in your own words (at least {MIN_PURPOSE} characters and three words "
-                        "beyond stock phrases such as \"test\", \"investigation\" or the category's name): what "
-                        "happened, and why this plate or place matters to it.")
-    if category != EXIGENT and not case.strip():
-        problems.append("Give the case number (or choose \"exigent circumstances\", which a supervisor reviews).")
-    elif case.strip() and not _CASE.fullmatch(case.strip()):
-        problems.append("A case number is 3-40 letters, digits, spaces or . _ / # -, starting with a letter or digit.")
-    return problems
 
 
 def _time(name: str) -> datetime | None:

@@ -10,7 +10,10 @@ from typing import Any
 from argon2 import PasswordHasher
 from flask import current_app
 
+from appliance.config import Config
+from appliance.audit.report import WorkingHours
 from appliance.store import Store
+from webui.rate_limit import RateLimiter
 
 HealthProvider = Callable[[], Mapping[str, Any]]
 
@@ -26,6 +29,10 @@ class WebState:
     reads_on_page: int = 50
     agency: str = ""  # the agency's ORI, written into every access record (POLICY LG-1)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(timezone.utc))  # tests pass a fake
+    policy_file: str = ""  # the usage policy's Markdown file; "" = the shipped default (usage_policy.py)
+    working_hours: WorkingHours = field(default_factory=WorkingHours)  # the audit report's off-hours flag
+    config: Config = field(default_factory=Config)  # the config file's values; settings.py overlays the store's
+    pull_limiter: RateLimiter = field(default_factory=RateLimiter)  # hub clients' requests per token (429)
 
 
 def web_state() -> WebState:

@@ -44,15 +44,33 @@ class Alert:
     acknowledged_by: str | None = None
     outcome: str | None = None
     note: str = ""
+    seen_at: datetime | None = None  # when the read saw the car (None: as created_at; older alerts)
+    repeats: int = 0  # later hits of the same entry by the same plate, suppressed (records.py)
+    last_repeat_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
 
+    @property
+    def last_hit_at(self) -> datetime:
+        """The latest sighting of this alert's plate: the suppression window runs from here.
+
+        Sightings, not alert times: a retrospective alert raised now on a read of three days
+        ago must not swallow the car passing again in the next minutes.
+        """
+        return max(t for t in (self.seen_at or self.created_at, self.last_repeat_at) if t is not None)
+
+    def seen_ago(self, now: datetime) -> timedelta:
+        """How long ago the car was seen ("seen 3 days ago" on a retrospective alert)."""
+        return now - (self.seen_at or self.created_at)
+
     @classmethod
-    def of_hit(cls, alert_id: str, seq: int, hit: Hit, created_at: datetime) -> Alert:
+    def of_hit(cls, alert_id: str, seq: int, hit: Hit, created_at: datetime, *, retrospective: bool = False,
+               seen_at: datetime | None = None) -> Alert:
         return cls(alert_id, seq, hit.read_id, hit.kind, hit.read_text, hit.matched_text, tuple(hit.substituted),
-                   tuple(hit.uncertain), float(hit.score), hit.entry, hit.hotlist, created_at)
+                   tuple(hit.uncertain), float(hit.score), hit.entry, hit.hotlist, created_at,
+                   retrospective=retrospective, seen_at=seen_at)
 
     def text_marks(self) -> list[tuple[str, bool]]:
         """Each character of the read's text and whether to mark it (uncertain or swapped for the match)."""
@@ -65,4 +83,5 @@ class Alert:
                 "matched_text": self.matched_text, "substituted": list(self.substituted),
                 "uncertain": list(self.uncertain), "score": round(self.score, 6), "entry": self.entry.to_dict(),
                 "hotlist": self.hotlist.to_dict(), "retrospective": self.retrospective,
-                "created_at": to_rfc3339(self.created_at)}
+                "created_at": to_rfc3339(self.created_at),
+                "seen_at": to_rfc3339(self.seen_at or self.created_at)}

@@ -1,8 +1,9 @@
 """AlertSink: an alert at the pole, through the firmware IO outputs (relay pulse, LED ALERT pattern).
 
 The relay drives whatever the agency wired to it (a beacon, a radio's input); the LED
-flashes the ALERT pattern until `clear()` puts the running pattern back (the web UI's
-acknowledgement, or the next health check). Timing lives in firmware.io.IoBoard, so the
+flashes the ALERT pattern until `clear()` puts the running pattern back: `settle(n)` does
+that when no alert is open any more (watch.AlertWatch counts them in the store, since the
+acknowledgement happens in the web UI's process). Timing lives in firmware.io.IoBoard, so the
 sink only says what to do; a broken output is logged, never allowed to lose the alert.
 """
 
@@ -27,11 +28,13 @@ class AlertSink:
         self.pulse_s = float(pulse_s)
         self.resting = resting
         self.raised = 0  # alerts signalled since start (the health page may show it)
+        self.showing = False  # the LED is on the ALERT pattern
 
     def __call__(self, alert) -> None:
         try:
             self.outputs.pulse_relay(self.pulse_s)
             self.outputs.set_led(LedPattern.ALERT)
+            self.showing = True
             self.raised += 1
         except Exception:  # the alert is stored and queued for the hub already; the UI still shows it
             log.exception("could not signal alert %s on the outputs", getattr(alert, "id", "?"))
@@ -39,3 +42,13 @@ class AlertSink:
     def clear(self) -> None:
         """Every alert was acknowledged: the LED goes back to its resting pattern."""
         self.outputs.set_led(self.resting)
+        self.showing = False
+
+    def settle(self, open_alerts: int) -> None:
+        """Leave the ALERT pattern once `open_alerts` is 0; keep it while any alert is open."""
+        if self.showing and open_alerts == 0:
+            try:
+                self.clear()
+                log.info("last open alert acknowledged: status LED back to %s", self.resting.name)
+            except Exception:
+                log.exception("could not put the status LED back to %s", self.resting.name)

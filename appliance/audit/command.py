@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from appliance.audit import records
-from appliance.store.target import add_store_arguments, open_target
+from appliance.audit import records, signing
+from appliance.store.target import add_store_arguments, open_target, store_target
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +24,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def verify(a: argparse.Namespace) -> int:
+    # purge anchors (LG-5) are checked against the device key kept beside the store's master key
+    device_key = signing.device_public_key(store_target(a)[1].path.parent)
     with open_target(a) as store:
-        ok, bad, why = records.verify(store)
+        ok, bad, why = records.verify(store, device_key)
     if ok:
         print(f"access records intact: {why}")
         return 0

@@ -14,6 +14,10 @@ records commit together, or neither does (LG-4: the caller refuses the action wh
 raises). On its own it takes the write lock first (BEGIN IMMEDIATE): two writers never read
 the same chain head. The last records can be cut off without a trace here; the copy the
 hub keeps (outbox kind "access") and the purge anchors of LG-5 are what catch that.
+
+The record enters the outbox (kind "access") in that same savepoint, so it goes to the hub
+like a read (LG-3). Its place in the chain is its outbox seq: the hub sees a missing record
+as a gap, and the pull API's cursor is the same number.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 from peewee import Database
 
 from appliance.ids import uuid7
+from appliance.store import outbox
 from appliance.store.times import from_rfc3339
 
 log = logging.getLogger(__name__)
@@ -38,7 +43,10 @@ GENESIS = "0" * 64
 PURPOSES = ("criminal investigation", "civil or administrative investigation", "hotlist alert follow-up",
             "missing or endangered person", "audit of the system", "exigent circumstances")
 LIVE_MONITORING = "live monitoring"
-OTHER_PURPOSES = (LIVE_MONITORING, "hub pull", "image view", "audit review")
+SECURITY_EVENT = "security event"  # LG-6: sign-ins, failures, lockouts, MFA changes, tamper
+REVIEW = "exigent review"  # a supervisor's review of an exigent search (review.py)
+OTHER_PURPOSES = (LIVE_MONITORING, "hub pull", "image view", "audit review", "read view", "alert acknowledgement",
+                  "hotlist change", "purge override", SECURITY_EVENT, REVIEW)
 OUTCOMES = ("ok", "refused", "error")
 MAX_IDS = 1000
 _COLUMNS = ("id", "at", "username", "agency", "action", "query", "purpose_category", "purpose_text", "case_number",
@@ -143,7 +151,10 @@ def append(store_or_db: Any, record: AccessRecord) -> StoredRecord:
         db.execute_sql(f"INSERT INTO access_records (n, {', '.join(_COLUMNS)}, prev_hash, hash) "
                        f"VALUES ({', '.join('?' * (len(_COLUMNS) + 3))})",
                        (n, *(row[c] for c in _COLUMNS), prev, h))
-    return StoredRecord(n=n, **fields, prev_hash=prev, hash=h)
+        stored = StoredRecord(n=n, **fields, prev_hash=prev, hash=h)
+        db.execute_sql("UPDATE outbox_seq SET last = ? WHERE kind = 'access'", (n,))  # seq = place in the chain
+        outbox.enqueue(db, "access", [(stored.id, n)], fields["at"], [as_dict(stored)])
+    return stored
 
 
 def _json(value: Any) -> str:
@@ -169,6 +180,13 @@ def latest(store_or_db: Any, limit: int = 100, *, username: str | None = None) -
     return list(_rows(_database(store_or_db), f"{_SELECT} {where}ORDER BY n DESC LIMIT ?", [*params, limit]))
 
 
+def records_after(store_or_db: Any, n: int, limit: int = 100) -> list[StoredRecord]:
+    """Records whose place in the chain is above `n`, in chain order (the hub pull API's pages)."""
+    if not isinstance(limit, int) or not 1 <= limit <= 10000:
+        raise ValueError(f"limit must be a whole number from 1 to 10000; got {limit!r}")
+    return list(_rows(_database(store_or_db), f"{_SELECT} WHERE n > ? ORDER BY n LIMIT ?", [n, limit]))
+
+
 def get(store_or_db: Any, record_id: str) -> StoredRecord | None:
     """The record with this id, or None."""
     return next(_rows(_database(store_or_db), f"{_SELECT} WHERE id = ?", [record_id]), None)
@@ -179,15 +197,25 @@ def all_records(store_or_db: Any) -> Iterator[StoredRecord]:
     return _rows(_database(store_or_db), f"{_SELECT} ORDER BY n")
 
 
-def verify(store_or_db: Any) -> tuple[bool, str | None, str]:
-    """(intact, id of the first bad record or None, why): walks the chain from the first record."""
+def verify(store_or_db: Any, public_key: Any = None) -> tuple[bool, str | None, str]:
+    """(intact, id of the first bad record or None, why): walks the chain from the first record.
+
+    After a purge of old records (LG-5) it starts from the newest signed anchor, checked
+    against the device's public key (`public_key`, default the key folder's: anchors.py).
+    """
+    from appliance.audit import anchors  # anchors builds on this module
     db = _database(store_or_db)
+    anchor_n, prev, bad, why = anchors.start(db, public_key)
+    if bad is not None:
+        return False, bad, why
     cursor = db.execute_sql(f"SELECT n, {', '.join(_COLUMNS)}, prev_hash, hash FROM access_records ORDER BY n")
     names = [d[0] for d in cursor.description]
-    expected_n, prev, count = 1, GENESIS, 0
+    expected_n, count = anchor_n + 1, 0
     for values in cursor:
         r = dict(zip(names, values))
         where = f"record {r['id']} (number {r['n']})"
+        if r["n"] < expected_n:
+            return False, r["id"], f"{where}: it lies before the purge anchor at record {anchor_n} (inserted)"
         if r["n"] != expected_n:
             gap = f"record {expected_n} is" if r["n"] == expected_n + 1 else f"records {expected_n} to {r['n'] - 1} are"
             return False, r["id"], f"{where}: {gap} missing (deleted)"
@@ -202,7 +230,8 @@ def verify(store_or_db: Any) -> tuple[bool, str | None, str]:
         if digest(fields, r["n"], r["prev_hash"]) != r["hash"]:
             return False, r["id"], f"{where}: its contents do not match its hash (edited or moved)"
         expected_n, prev, count = expected_n + 1, r["hash"], count + 1
-    return True, None, f"{count} access records, chain intact"
+    since = f" from the signed purge anchor at record {anchor_n}" if anchor_n else ""
+    return True, None, f"{count} access records{since}, chain intact"
 
 
 def as_dict(record: StoredRecord) -> dict[str, Any]:

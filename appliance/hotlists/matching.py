@@ -2,7 +2,9 @@
 
 Built once per set of lists (`Matcher(lists)`); a changed list means a new Matcher. The
 cost of `match` does not grow with the number of plates: plates sit in one dict keyed
-by their text, and a look-alike match is found by generating the read's look-alike
+by their text (or in a `PlateIndex`: the store-backed one of stored_index.py keeps only
+the text in memory and fetches an entry when a read hits it), and a look-alike match is
+found by generating the read's look-alike
 neighbours (at most ~32 at budget 1, ~450 at budget 2, `normalise.lookalike_neighbours`)
 and looking each up. Patterns are compiled once and tried one by one, so lists should
 hold few (partial plates of major incidents), not thousands.
@@ -47,7 +49,7 @@ from typing import Protocol
 from appliance.hotlists.model import HIT_KINDS, MAX_PLATE_LEN, Entry, Hit, Hotlist, utc_now
 from appliance.hotlists.normalise import lookalike_neighbours, lookalike_positions, normalise_plate
 
-__all__ = ["Matcher", "Readable", "compile_pattern", "UNCERTAIN_BELOW", "SWAP_FLOOR"]
+__all__ = ["Matcher", "PlateIndex", "Readable", "compile_pattern", "UNCERTAIN_BELOW", "SWAP_FLOOR"]
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +79,20 @@ class _Pattern:
     hotlist: Hotlist
 
 
+class PlateIndex(Protocol):
+    """Where a Matcher finds the entries listed under one plate text (a dict of lists of pairs fits)."""
+
+    def get(self, plate: str, default=None) -> Sequence[tuple[Entry, Hotlist]] | None: ...
+
+
 class Matcher:
     """Every entry of some lists, indexed for matching reads in microseconds."""
 
     def __init__(self, lists: Iterable[tuple[Hotlist, Iterable[Entry]]],
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.clock = clock
-        self._plates: dict[str, list[tuple[Entry, Hotlist]]] = {}
+        plates: dict[str, list[tuple[Entry, Hotlist]]] = {}
+        self._plates: PlateIndex = plates
         self._patterns: list[_Pattern] = []
         self.budget = 0  # the largest look-alike budget of any list
         now = clock()
@@ -97,9 +106,25 @@ class Matcher:
                 if e.is_pattern:
                     self._patterns.append(_Pattern(compile_pattern(e.plate), e, hotlist))
                 else:
-                    self._plates.setdefault(e.plate, []).append((e, hotlist))
+                    plates.setdefault(e.plate, []).append((e, hotlist))
         self.size = count
         log.debug("matcher built: %d entries, %d patterns, look-alike budget %d", count, len(self._patterns), self.budget)
+
+    @classmethod
+    def indexed(cls, hotlists: Iterable[Hotlist], plates: PlateIndex, patterns: Iterable[tuple[Entry, Hotlist]],
+                size: int, clock: Callable[[], datetime] = utc_now) -> Matcher:
+        """A matcher over `plates` as given (not copied) and `patterns`; `size` counts both.
+
+        For an index that does not hold Entry objects (stored_index.StoredPlates): a million
+        of them would cost the device a gigabyte, and matching needs only the plate text.
+        """
+        m = cls((), clock)
+        m._plates = plates
+        now = clock()
+        m._patterns = [_Pattern(compile_pattern(e.plate), e, h) for e, h in patterns if not e.is_expired(now)]
+        m.budget = max((h.budget for h in hotlists), default=0)
+        m.size = size
+        return m
 
     @classmethod
     def for_list(cls, hotlist: Hotlist, entries: Iterable[Entry], clock: Callable[[], datetime] = utc_now) -> Matcher:

@@ -8,13 +8,16 @@ rejected (POLICY HL-1, LG-6). The transaction starts with a write, so the busy t
 serialises it with the pipeline's writer thread (WAL), as the outbox's writes do.
 
 The import log's row number doubles as the lists' version: `MatcherCache` rebuilds its
-Matcher only when it moves, so the writer thread checks one indexed integer per read.
+Matcher only when it moves, so the writer thread checks one indexed integer per read, and
+the rebuild runs on a thread of its own (the writer keeps the old Matcher meanwhile).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -76,12 +79,15 @@ def _list_of(row: Sequence) -> Hotlist:
 
 
 def replace_list(store, hotlist: Hotlist, entries: Sequence[Entry] | imports.Parsed, who: str, *,
-                 now: datetime | None = None, allow_empty: bool = False) -> ImportLog:
+                 now: datetime | None = None, allow_empty: bool = False, client: str = "local",
+                 agency: str = "") -> ImportLog:
     """Make `entries` the whole of `hotlist` in one transaction and log who did it; return the log row.
 
     `entries` may be an importer's Parsed result: its rejected lines are counted and listed
     in the log. Entries already on the list (same plate, state and case number) keep their
     ids, so alerts that name them still do. The list's refreshed_at becomes `now`.
+    Every replacement is also an access record ("hotlist change", POLICY LG-1, LG-6) in the
+    same transaction: `client` is where it came from (an address, "cli", "local" for a sync).
     """
     if not isinstance(who, str) or not who.strip():
         raise HotlistError("replacing a list needs the username (or source system) of who does it (HL-1)")
@@ -112,10 +118,22 @@ def replace_list(store, hotlist: Hotlist, entries: Sequence[Entry] | imports.Par
                        (hotlist.id, to_rfc3339(now), who.strip(), len(result.entries), result.added, result.removed,
                         result.changed, result.rejected_count, json.dumps(detail)))
         n = cursor.lastrowid
+        _record_change(db, hotlist, who.strip(), now, client, agency, len(result.entries),
+                       {"added": result.added, "removed": result.removed, "changed": result.changed,
+                        "rejected": result.rejected_count})
     log.info("hotlist %s replaced by %s: %d entries (%d added, %d removed, %d changed, %d rejected)",
              hotlist.id, who, len(result.entries), result.added, result.removed, result.changed, result.rejected_count)
     return ImportLog(n, hotlist.id, now, who.strip(), len(result.entries), result.added, result.removed,
                      result.changed, result.rejected_count, detail)
+
+
+def _record_change(db, hotlist: Hotlist, who: str, now: datetime, client: str, agency: str, count: int,
+                   counts: dict) -> None:
+    """The access record of a list replacement, in its transaction: no record, no change (LG-4)."""
+    from appliance.audit.records import AccessRecord, append  # audit imports the store; keep this lazy
+    append(db, AccessRecord(username=who, action="hotlist change", client=client or "local",
+                            purpose_category="hotlist change", agency=agency, at=now, result_count=count,
+                            query={"list_id": hotlist.id, "list": hotlist.name, "source": hotlist.source, **counts}))
 
 
 def _list_row(h: Hotlist) -> tuple:
@@ -163,19 +181,113 @@ def lists_version(store) -> int:
 
 
 class MatcherCache:
-    """The Matcher over every stored list, rebuilt only when a list was replaced since the last build."""
+    """The Matcher over every stored list, rebuilt on its own thread when a list was replaced.
 
-    def __init__(self, store, clock: Callable[[], datetime] = utc_now) -> None:
+    Building it for a million entries takes seconds (stored_index.py), too long for the
+    pipeline's writer thread, whose queue is bounded: so the writer asks `latest()`, which
+    never builds. It answers the Matcher built last at once and, when the lists version
+    moved, starts a build on a "hotlist-matcher" thread with its own store connection; the
+    new Matcher replaces the old in one assignment under the lock. Reads stored meanwhile
+    were matched against the old lists: the retrospective matcher (alerts/retro.py) waits
+    for the new Matcher through `current()` and then matches every recent read against it.
+
+    Before the first build `latest()` answers an empty Matcher; the device never sees that,
+    as runtime.build_pipeline calls `prepare()` before the pipeline starts (start-up waits
+    for a huge list), and if that build fails the retrospective matcher's first scan
+    checks the reads stored without it.
+    """
+
+    retry_s = 30.0  # after a failed build, `latest()` starts the next no sooner than this
+
+    def __init__(self, store, clock: Callable[[], datetime] = utc_now,
+                 build: Callable[[object, Callable[[], datetime]], tuple[int, Matcher]] | None = None) -> None:
         self.store = store
         self.clock = clock
-        self._version = -1
-        self._matcher: Matcher | None = None
+        self._build = build or _load_matcher
+        self._built: tuple[int, Matcher] | None = None  # (lists version, its Matcher): swapped whole
+        self._lock = threading.Lock()  # the writer, the builder and the retrospective matcher share one index
+        self._finished = threading.Condition(self._lock)
+        self._building: threading.Thread | None = None
+        self._builds = 0  # finished builds, failed ones too
+        self._failure: Exception | None = None  # of the last finished build
+        self._failed_at = float("-inf")
+        self._empty = Matcher((), clock)
+
+    @property
+    def version(self) -> int:
+        """The lists version the current Matcher was built from (-1 before the first build)."""
+        built = self._built
+        return -1 if built is None else built[0]
+
+    def latest(self) -> Matcher:
+        """The Matcher built last, at once (one small query); a changed list starts a build in the background."""
+        version = lists_version(self.store)
+        with self._lock:
+            built = self._built
+            if (built is None or built[0] != version) and self._building is None \
+                    and time.monotonic() - self._failed_at >= self.retry_s:
+                self._start()
+            return self._empty if built is None else built[1]
 
     def current(self) -> Matcher:
-        """The up-to-date Matcher (one small query when nothing changed)."""
+        """The Matcher for the lists as stored now, waiting for its build; never on the pipeline's writer thread.
+
+        Raises what the build raised when the build it waited for failed.
+        """
         version = lists_version(self.store)
-        if self._matcher is None or version != self._version:
-            self._matcher = Matcher(load_lists(self.store), self.clock)
-            self._version = version
-            log.info("hotlist matcher rebuilt: %d entries (lists version %d)", self._matcher.size, version)
-        return self._matcher
+        with self._lock:
+            while self._built is None or self._built[0] < version:
+                if self._building is None:
+                    self._start()
+                ticket = self._builds
+                while self._builds == ticket:
+                    self._finished.wait()
+                if self._failure is not None:
+                    raise self._failure
+            return self._built[1]
+
+    def prepare(self) -> bool:
+        """Build the first Matcher now (start-up); a failure is logged and retried in the background. True if built."""
+        try:
+            self.current()
+            return True
+        except Exception:
+            log.exception("the hotlist matcher could not be built at start; reads are matched once it is")
+            return False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for a build in progress to finish; True when none is running."""
+        with self._lock:
+            return self._finished.wait_for(lambda: self._building is None, timeout)
+
+    def _start(self) -> None:
+        """Start a build (the lock is held)."""
+        self._building = threading.Thread(target=self._run, name="hotlist-matcher", daemon=True)
+        self._building.start()
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        try:
+            built = self._build(self.store, self.clock)
+        except Exception as e:  # the old Matcher stays in use; `latest()` retries after retry_s
+            log.exception("hotlist matcher build failed; matching goes on against the lists as they were")
+            built, failure = None, e
+        else:
+            failure = None
+            log.info("hotlist matcher rebuilt in %.1f s: %d entries (lists version %d)", time.monotonic() - t0,
+                     built[1].size, built[0])
+        finally:
+            self.store.disconnect()  # this thread's connection
+        with self._lock:
+            if built is not None and (self._built is None or built[0] >= self._built[0]):
+                self._built = built  # the swap: one reference, version and Matcher together
+            self._failure = failure
+            self._failed_at = time.monotonic() if failure else float("-inf")
+            self._building = None
+            self._builds += 1
+            self._finished.notify_all()
+
+
+def _load_matcher(store, clock: Callable[[], datetime]) -> tuple[int, Matcher]:
+    from appliance.hotlists.stored_index import load_matcher  # it imports this module
+    return load_matcher(store, clock)

@@ -31,15 +31,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
-
 import requests
 
 from appliance.hub.items import render
 from appliance.ids import uuid7
 from appliance.store import Store
 from appliance.store.times import to_rfc3339
-from appliance.net import is_loopback
+from appliance.hub.tls import check_hub_url, describe_failure, describe_status, hub_session, is_configuration_fault
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +48,7 @@ MAX_BATCH = 1000
 
 def ingest_url(hub_url: str) -> str:
     """`{hub}/api/v1/ingest`, after checking the hub URL: https, or http to a loopback host only (DS-1)."""
-    parts = urlsplit(hub_url)
-    if parts.username or parts.password:
-        raise ValueError("the hub URL must not carry a user name or password; give the token separately")
-    host = parts.hostname or ""
-    if not host or not (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))):
-        raise ValueError(f"the hub URL must be https:// (http:// only to a loopback host); got {hub_url!r}")
-    return hub_url.rstrip("/") + INGEST_PATH
+    return check_hub_url(hub_url) + INGEST_PATH
 
 
 
@@ -100,7 +92,7 @@ class Forwarder:
 
     def __init__(self, store: Store, hub_url: str, device_id: str, *, token: str | None = None,
                  session: requests.Session | None = None, batch_size: int = 100, timeout_s: float = 10.0,
-                 interval_s: float = 10.0, frames: bool = False, verify: bool | str = True,
+                 interval_s: float = 10.0, frames: bool = False, verify: bool | str | None = None,
                  backoff: Backoff | None = None, sleep: Callable[[float], None] | None = None,
                  clock: Callable[[], datetime] = _utc_now) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
@@ -114,9 +106,9 @@ class Forwarder:
         self.timeout_s = timeout_s
         self.interval_s = interval_s  # idle wait when the outbox is empty; `wake()` cuts it short
         self.frames = frames  # push full frames too (config), not only crops
-        self.verify = verify  # True, or the path of the hub's CA bundle (pinning)
+        self.verify = verify  # None: the session's own (tls.hub_session pins the hub's CA in its adapter)
         self.backoff = backoff or Backoff()
-        self._session = session or requests.Session()
+        self._session = session or hub_session(hub_url)  # tls.py: TLS >= 1.2, this hub only
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._clock = clock
         self._stop = threading.Event()
@@ -180,8 +172,9 @@ class Forwarder:
         if not entries:
             return Attempt(0, 0)
         items, live = [], []
+        reads = self.store.get_reads([e.id for e in entries if e.kind == "read"])  # one query, not one a read
         for e in entries:
-            item = render(self.store, e, frames=self.frames)
+            item = render(self.store, e, frames=self.frames, reads=reads)
             if item is None:
                 log.error("outbox %s %s (seq %d) has no record left in the store; dropped", e.kind, e.id, e.seq)
                 self.store.outbox_drop([e.id])
@@ -214,17 +207,29 @@ class Forwarder:
         log.debug("pushed %d records to the hub, %d acknowledged", len(live), len(acked))
         return Attempt(len(live), len(acked), error)
 
+    # -- the same session and auth for the other hub calls (hotlist_sync.py, heartbeat.py) ----
+
+    def send_items(self, items: list[dict]) -> tuple[list[str], str | None]:
+        """Push `items` that are not in the outbox (heartbeats) as one batch: (acked ids, None) or ([], why)."""
+        return self._post({"device": self.device_id, "batch": uuid7(), "items": items})
+
+    def hub_request(self, method: str, path: str, *, headers: dict | None = None) -> requests.Response:
+        """`method` {hub}{path} over the forwarder's session and auth; raises requests' errors."""
+        extra = {} if self.verify is None else {"verify": self.verify}
+        return self._session.request(method, self.url[:-len(INGEST_PATH)] + path, timeout=self.timeout_s,
+                                     headers={**self._headers, **(headers or {})}, **extra)
+
     def _post(self, body: dict) -> tuple[list[str], str | None]:
         """(acknowledged ids, None) or ([], why it failed); the why names no plate text."""
         try:
-            r = self._session.post(self.url, json=body, headers=self._headers, timeout=self.timeout_s,
-                                   verify=self.verify)
+            extra = {} if self.verify is None else {"verify": self.verify}
+            r = self._session.post(self.url, json=body, headers=self._headers, timeout=self.timeout_s, **extra)
         except requests.Timeout:
             return [], f"the hub did not answer within {self.timeout_s:g} s"
         except requests.RequestException as e:
-            return [], f"could not reach the hub: {type(e).__name__}"
+            return [], describe_failure(e)  # names the cause (expired certificate, wrong CA, ...)
         if not 200 <= r.status_code < 300:
-            return [], f"the hub answered HTTP {r.status_code}"
+            return [], describe_status(r.status_code) or f"the hub answered HTTP {r.status_code}"
         try:
             ack = r.json().get("ack")
         except (ValueError, AttributeError):
@@ -236,7 +241,8 @@ class Forwarder:
     def _failed(self, error: str) -> None:
         with self._lock:
             self.last_error, self.last_error_at = error, self._clock()
-        log.warning("push to the hub failed (%s); the records stay in the outbox", error)
+        level = logging.ERROR if is_configuration_fault(error) else logging.WARNING  # a retry will not fix it
+        log.log(level, "push to the hub failed (%s); the records stay in the outbox", error)
 
     # -- what the health page and the heartbeat show ----------------------------------------
 

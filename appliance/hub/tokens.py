@@ -10,7 +10,8 @@ record never names a client that has vanished.
 how many items); the pull is refused when it cannot be written (POLICY LG-4). A bad or
 taken client name is an AccountError (a ValueError): a hub client is an account of sorts. Each
 pull also goes into the hash-chained access records (appliance/audit/records.py, user
-"hub:<client>", category "hub pull", the ids returned), in the same transaction as its
+"hub:<client>", category "hub pull", the ids returned, and in its query how the client
+authenticated: "token" or "certificate", see client_certs.py), in the same transaction as its
 api_access row: both are written or the pull is refused.
 """
 
@@ -51,11 +52,16 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def create(store: Store, name: str, *, actor: str = "cli", now: datetime | None = None) -> str:
-    """A new token for the hub client `name`; returned once, stored only as its hash."""
+def check_name(name: str) -> None:
+    """An AccountError unless `name` is a valid hub client name (tokens and client certificates share them)."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise AccountError(f"a hub client name is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter "
                          f"or digit; got {name!r}")
+
+
+def create(store: Store, name: str, *, actor: str = "cli", now: datetime | None = None) -> str:
+    """A new token for the hub client `name`; returned once, stored only as its hash."""
+    check_name(name)
     token = PREFIX + secrets.token_urlsafe(32)
     at = to_rfc3339(now or datetime.now(timezone.utc))
     try:
@@ -93,15 +99,17 @@ def list_tokens(store: Store) -> list[HubToken]:
 
 
 def record_pull(store: Store, client: str, path: str, query: str, count: int, now: datetime | None = None, *,
-                address: str = "unknown", ids: Sequence[str] = ()) -> None:
-    """The access records of one pull; raises when they cannot be written (the caller refuses the pull)."""
+                address: str = "unknown", ids: Sequence[str] = (), auth: str = "token") -> None:
+    """The access records of one pull; raises when they cannot be written (the caller refuses the pull).
+
+    `auth` is how the client proved who it is ("token" or "certificate"), kept in the record's query."""
     from appliance.audit.records import AccessRecord, append  # audit imports the store; keep this import lazy
     at = now or datetime.now(timezone.utc)
     with store.database.atomic("IMMEDIATE"):
         store.database.execute_sql("INSERT INTO api_access (at, client, path, query, count) VALUES (?, ?, ?, ?, ?)",
                                    (to_rfc3339(at), client, path, query, count))
         append(store, AccessRecord(username=f"hub:{client}", action="hub pull", client=address,
-                                   purpose_category="hub pull", query={"path": path, "query": query},
+                                   purpose_category="hub pull", query={"path": path, "query": query, "auth": auth},
                                    result_ids=list(ids), result_count=count, at=at))
 
 

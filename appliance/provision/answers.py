@@ -30,12 +30,16 @@ secret goes in it: the administrator's password and TOTP key are generated on th
     version = "2026.1"
     [keys]
     mode = "local"          # or "hub" (issue 6)
+    [enrol]                 # with [hub] url: enrolment over EST (appliance/provision/enrol.py)
+    ca_sha256 = "3f:a2:..." # the hub CA certificate's SHA-256 fingerprint (from the hub operator / QR code)
+    token_file = "/root/enrol-token"  # the one-time enrolment token, in a file, never in this file
     [install]
     speed_limit_mph = 35
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -52,6 +56,7 @@ PROVISION_SECTIONS: dict[str, tuple[str, ...]] = {
     "policy": ("version",),
     "keys": ("mode",),
     "install": ("speed_limit_mph", "shutter_us", "gain"),
+    "enrol": ("ca_sha256", "token_file"),
 }
 TRAINING_KEYS = ("course", "version", "completed", "expires")
 KEY_MODES = ("local", "hub")
@@ -67,6 +72,8 @@ class Answers:
     policy_version: str = ""
     key_mode: str = "local"
     install: dict[str, Any] = field(default_factory=dict)
+    enrol: dict[str, Any] = field(default_factory=dict)  # ca_sha256, token_file
+    enrol_token: str = ""  # typed at the terminal; held in memory only
 
 
 def parse_answers(doc: dict[str, Any], source: str = "answers") -> Answers:
@@ -106,7 +113,7 @@ def parse_answers(doc: dict[str, Any], source: str = "answers") -> Answers:
     return Answers(config=config, admin_username=str(extra.get("admin", {}).get("username", "")),
                    training=dict(training) if training is not None else None,
                    policy_version=str(extra.get("policy", {}).get("version", "")),
-                   key_mode=mode, install=dict(extra.get("install", {})))
+                   key_mode=mode, install=dict(extra.get("install", {})), enrol=dict(extra.get("enrol", {})))
 
 
 def load_answers(path: Path) -> Answers:
@@ -141,6 +148,10 @@ def ask_answers(ask: Ask) -> Answers:
     put("camera", "height", "frame height in pixels", int, default="1080")
     put("camera", "fps", "frames per second", int, default="15")
     put("hub", "url", "hub URL (https://...; empty for none)")
+    token = ""
+    if doc.get("hub", {}).get("url"):
+        put("enrol", "ca_sha256", "hub CA fingerprint (SHA-256, from the hub operator)")
+        token = ask("one-time enrolment token (from the hub operator): ").strip()
     put("install", "speed_limit_mph", "speed limit at this site (mph)", float, default="35")
     put("admin", "username", "first administrator's username")
     course = ask("administrator's training course (empty: record it later): ").strip()
@@ -150,7 +161,8 @@ def ask_answers(ask: Ask) -> Answers:
             "completed": ask("completed on (YYYY-MM-DD): ").strip(), "expires": ask("expires on (YYYY-MM-DD): ").strip()}
     put("policy", "version", "usage and privacy policy version")
     put("keys", "mode", "store key mode (local, hub)", default="local")
-    return parse_answers(doc, source="answers typed in")
+    answers = parse_answers(doc, source="answers typed in")
+    return dataclasses.replace(answers, enrol_token=token) if token else answers
 
 
 def training_dates(training: dict[str, Any]) -> tuple[date, date]:

@@ -16,6 +16,8 @@ OK, FAILED, SKIPPED = "ok", "failed", "skipped"
 CONFIG_FILE = Path("/etc/alpr/alpr.toml")
 KEY_FOLDER = Path("/var/lib/alpr-keys")  # keys apart from the data (POLICY DS-3)
 PROVISION_FOLDER = Path("/var/lib/alpr/provision")
+DEVICE_CERT = KEY_FOLDER / "device.crt"  # issued by the hub at enrolment, renewed before expiry
+HUB_CA = KEY_FOLDER / "hub-ca.pem"  # the hub's CA, pinned by its fingerprint at enrolment
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,14 @@ class Layout:
     @property
     def device_key(self) -> Path:
         return self.system(KEY_FOLDER / "device.key")
+
+    @property
+    def device_cert(self) -> Path:
+        return self.system(DEVICE_CERT)
+
+    @property
+    def hub_ca(self) -> Path:
+        return self.system(HUB_CA)
 
     @property
     def provision_folder(self) -> Path:

@@ -17,7 +17,7 @@ from appliance.errors import AlprError
 from appliance.provision.answers import Answers
 from appliance.provision.checks import Check, Layout, failed
 from appliance.provision.report import build_report, write_report
-from appliance.provision.steps import STEPS, Context, Secrets, Step, lenient_config
+from appliance.provision.steps import STEPS, Context, Secrets, Step, lenient_config, with_hub_tls
 from appliance.store.times import to_rfc3339
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ def provision(answers: Answers, layout: Layout, *, dry_run: bool = False, force_
               now: datetime | None = None, hasher: PasswordHasher | None = None) -> Outcome:
     """Check, then (unless `dry_run`, or a check failed without `force_reason`) provision and write the report."""
     now = now or datetime.now(timezone.utc)
+    answers = with_hub_tls(answers)
     cfg, problems = lenient_config(answers.config)
 
     def context(dry: bool) -> Context:
@@ -78,10 +79,7 @@ def _guarded(step: Step, ctx: Context) -> Check:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("alpr-appliance")
-    except PackageNotFoundError:
-        return "unknown"
+    import appliance
+    return appliance.version
 
 

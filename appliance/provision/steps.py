@@ -7,6 +7,7 @@ key, the live test read) report themselves as such: never as done.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -23,11 +24,12 @@ from argon2 import PasswordHasher
 
 from appliance import training, users
 from appliance.config import Config, SECTIONS, build, check_value, config_fields, load_config
-from appliance.errors import AccountError, ConfigError
+from appliance.errors import AccountError, AlprError, ConfigError
 from appliance.passwords import check_password
 from appliance.provision.answers import Answers, training_dates
 from appliance.provision.certs import certificate_fingerprint, load_or_make_key, make_csr, public_key_fingerprint, write_csr
-from appliance.provision.checks import Check, Layout, failed, ok, skipped
+from appliance.provision.checks import DEVICE_CERT, HUB_CA, KEY_FOLDER, Check, Layout, failed, ok, skipped
+from appliance.provision.enrol import EnrolmentError, enrol, fetch_pinned_ca, test_connection
 from appliance.serve import CERT_NAME, KEY_NAME, ensure_self_signed
 from appliance.store import Store
 from appliance.store.admin import DB_NAME
@@ -134,9 +136,7 @@ def config_file(ctx: Context) -> Check:
 def store_key(ctx: Context) -> Check:
     """Make the store's master key (local mode), or keep the one there; never replace a key."""
     name, path = "store master key", ctx.layout.store_key
-    if ctx.answers.key_mode == "hub":
-        return failed(name, "the hub-bound store key is not built yet (issue 6); use keys.mode = \"local\"")
-    keys = LocalKeyFile(path)
+    keys = LocalKeyFile(path)  # hub mode starts local too: the last step binds it to the hub
     if keys.exists():
         keys.load()  # mode and length are checked here
         return ok(name, f"kept the existing key {path}", mode="local", path=str(path))
@@ -169,12 +169,57 @@ def device_key(ctx: Context) -> Check:
 
 
 def enrolment(ctx: Context) -> Check:
-    """Enrolment with the hub is issue 6: say so, never pretend."""
-    csr = ctx.layout.device_csr
-    if not ctx.config.hub.url:
-        return skipped("hub enrolment", f"no hub URL given: not enrolled; the request waits in {csr}")
-    return skipped("hub enrolment", f"enrolment needs the hub link (issue 6): {ctx.config.hub.url} was not "
-                                    f"contacted; the request waits in {csr}", hub=ctx.config.hub.url)
+    """Enrol with the hub over EST: pin its CA by fingerprint, get the device certificate for the
+    one-time token, and prove the path with a mutual-TLS test connection."""
+    name, csr, hub = "hub enrolment", ctx.layout.device_csr, ctx.config.hub.url
+    if not hub:
+        return skipped(name, f"no hub URL given: not enrolled; the request waits in {csr}")
+    fingerprint = str(ctx.answers.enrol.get("ca_sha256", "")).strip()
+    if not fingerprint:
+        return failed(name, "enrol.ca_sha256 (the hub CA's SHA-256 fingerprint, from the hub operator) is "
+                            "needed to trust the hub", hub=hub)
+    try:
+        token = _enrol_token(ctx)
+        ca_file = ctx.layout.hub_ca if not ctx.dry_run else ctx.layout.provision_folder / ".hub-ca.check"
+        ca = fetch_pinned_ca(hub, fingerprint, ca_file)
+        if ctx.dry_run:
+            ca_file.unlink(missing_ok=True)
+            return ok(name, f"the hub {hub} shows the pinned CA ({ca.subject.rfc4514_string()}); would enrol "
+                            "with the one-time token", hub=hub)
+        key, _ = load_or_make_key(ctx.layout.device_key)
+        cert = enrol(hub, ca_file, key, ctx.config.device.id, token, ctx.layout.device_cert)
+        tested = test_connection(hub, ca_file, ctx.layout.device_cert, ctx.layout.device_key)
+    except (EnrolmentError, ValueError, OSError) as e:
+        return failed(name, str(e), hub=hub)
+    return ok(name, f"enrolled: {ctx.layout.device_cert} valid until {cert.not_valid_after_utc:%Y-%m-%d}; {tested}",
+              hub=hub, device_certificate_sha256=certificate_fingerprint(ctx.layout.device_cert),
+              hub_ca_sha256=certificate_fingerprint(ctx.layout.hub_ca))
+
+
+def _enrol_token(ctx: Context) -> str:
+    """The one-time token: typed at the terminal, or read from enrol.token_file."""
+    if ctx.answers.enrol_token:
+        return ctx.answers.enrol_token
+    token_file = ctx.answers.enrol.get("token_file")
+    if not token_file:
+        raise ValueError("enrol.token_file (a file holding the hub's one-time enrolment token) is needed to enrol")
+    token = Path(str(token_file)).read_text().strip()
+    if not token:
+        raise ValueError(f"enrol.token_file {token_file} is empty")
+    return token
+
+
+def with_hub_tls(answers: Answers) -> Answers:
+    """Answers whose [hub] section points at what enrolment writes (the pinned CA, the device
+    certificate and key, as the device sees the paths); values the answers give win."""
+    hub = answers.config.get("hub", {})
+    if not hub.get("url") or not answers.enrol:
+        return answers
+    paths = {"ca_file": str(HUB_CA), "client_cert": str(DEVICE_CERT), "client_private_pem": str(KEY_FOLDER / "device.key")}
+    config = {**answers.config, "hub": {**paths, **hub}}
+    if answers.key_mode == "hub":
+        config["store"] = {"unlock": "hub", **answers.config.get("store", {})}
+    return dataclasses.replace(answers, config=config)
 
 
 def ui_certificate(ctx: Context) -> Check:
@@ -197,8 +242,6 @@ def administrator(ctx: Context) -> Check:
     if not users._USERNAME.fullmatch(username):  # the rule create_user applies, checked before anything changes
         return failed(name, "admin.username must be 2-64 characters of a-z, 0-9, '.', '_' or '-', starting "
                             f"with a letter or digit; got {ctx.answers.admin_username!r}")
-    if ctx.answers.key_mode != "local":
-        return failed(name, "the store cannot be opened without its key (see the store master key check)")
     if ctx.dry_run:
         return ok(name, f"would create administrator {username} with a password and TOTP key shown once")
     store = ctx.store()
@@ -252,29 +295,109 @@ def policy_version(ctx: Context) -> Check:
 
 
 def exposure(ctx: Context) -> Check:
-    """The shutter that freezes traffic at the site's speed limit (firmware/camera/exposure.py)."""
+    """The shutter that freezes traffic at the site's speed limit (firmware/install_checks.py)."""
     from firmware.camera.base import CameraConfigError
-    from firmware.camera.exposure import check_gain, choose_shutter_us
+    from firmware.camera.exposure import check_gain, max_shutter_us
+    from firmware.install_checks import shutter_vs_speed
     inst, name = ctx.answers.install, "camera exposure"
     if "speed_limit_mph" not in inst:
         return skipped(name, "no install.speed_limit_mph given: the shutter was not checked against traffic speed")
     try:
-        shutter = choose_shutter_us(inst["speed_limit_mph"], inst.get("shutter_us"))
+        mph = inst["speed_limit_mph"]
+        result = shutter_vs_speed(inst.get("shutter_us") or max_shutter_us(mph), mph)
         gain = check_gain(inst["gain"]) if "gain" in inst else None
-    except CameraConfigError as exc:
+    except (CameraConfigError, ValueError) as exc:
         return failed(name, str(exc))
-    return ok(name, f"shutter {shutter} us freezes {inst['speed_limit_mph']:g} mph traffic",
-              shutter_us=shutter, speed_limit_mph=inst["speed_limit_mph"], **({"gain": gain} if gain else {}))
+    facts = {"shutter_us": int(result.measured), "max_shutter_us": int(result.limit), "speed_limit_mph": mph,
+             **({"gain": gain} if gain else {})}
+    return (ok if result.passed else failed)(name, result.message, **facts)
+
+
+def hub_binding(ctx: Context) -> Check:
+    """keys.mode = "hub" (POLICY DS-5): wrap the store key under the secret the hub hands this
+    device's new certificate, and shred the key file. Last, because the steps before open the
+    store with the local key; a failure leaves the local key in place."""
+    name = "hub-bound store key"
+    if ctx.answers.key_mode != "hub":
+        return skipped(name, "keys.mode = \"local\": the key stays in its file")
+    cert = ctx.layout.device_cert
+    if not ctx.config.hub.url:
+        return failed(name, "keys.mode = \"hub\" needs a hub URL and enrolment")
+    if ctx.dry_run:
+        return ok(name, f"would bind {ctx.layout.store_key} to the hub {ctx.config.hub.url} after enrolment")
+    if not cert.is_file():
+        return failed(name, "the device is not enrolled (see hub enrolment): the store key stays local")
+    from appliance.hub.device_secret import DeviceSecret
+    from appliance.hub.tls import hub_session
+    from appliance.store.keys import HubBoundKey, bind_to_hub
+    ctx.close()  # binding rewrites the key files: nothing may hold the store open
+    session = hub_session(ctx.config.hub.url, ca_file=ctx.layout.hub_ca, client_cert=cert,
+                          client_key=ctx.layout.device_key)
+    hub_key = HubBoundKey(ctx.layout.store_key.with_name(ctx.layout.store_key.name + ".hub"),
+                          DeviceSecret(session, ctx.config.hub.url), source=ctx.config.hub.url)
+    try:
+        path = bind_to_hub(LocalKeyFile(ctx.layout.store_key), hub_key)
+    except (AlprError, OSError) as e:
+        return failed(name, f"{e}; the store key stays local")
+    return ok(name, f"the store key is wrapped under the hub's device secret in {path}; the key file is shredded",
+              path=str(path))
+
+
+LIVE_FRAMES = 30  # frames grabbed for the test read: a few seconds of traffic or the printed target
 
 
 def live_camera(ctx: Context) -> Check:
-    """A frame from the real camera and a test read: not built yet."""
-    return skipped("camera and test read", "not built yet (issue 12): a live frame, plate size and a test read "
-                                           "need the install checks with the camera on site")
+    """Frames from the configured camera and a test read: the plate must be read and be at least
+    75 px wide (firmware/install_checks.py). Sample crops go in the report folder."""
+    name = "camera and test read"
+    from appliance.runtime import build_recognizers  # the device's own recognizer (runtime imports provision)
+    from firmware.install_checks import plate_pixels_measured
+    try:
+        frames = _grab_frames(ctx.config, LIVE_FRAMES)
+    except Exception as e:  # noqa: BLE001 - any camera failure is this check's finding
+        return failed(name, f"no frames from the {ctx.config.camera.backend} camera {ctx.config.camera.source!r}: "
+                            f"{e}; check the cable/URL and camera.source")
+    if not frames:
+        return failed(name, f"the {ctx.config.camera.backend} camera {ctx.config.camera.source!r} delivered no frame "
+                            "within 10 s; check the cable/URL, power and camera.source")
+    recognizer = build_recognizers(ctx.config)[0]
+    texts: list[str] = []
+
+    def find_plates(image):
+        plates = recognizer.read_frame(image)
+        texts.extend(p.text for p in plates)
+        return [p.box for p in plates]
+
+    crops = None if ctx.dry_run else ctx.layout.provision_folder / "crops"
+    result = plate_pixels_measured(frames, find_plates, crops_dir=crops)
+    facts = {"frames": len(frames), "plate_px": result.measured, "test_reads": sorted(set(texts))[:10],
+             "sample_crops": [str(c) for c in result.crops[:5]]}
+    if not result.passed:
+        return failed(name, result.message, **facts)
+    return ok(name, f"{result.message}; read {', '.join(sorted(set(texts))[:5])}", **facts)
+
+
+def _grab_frames(cfg: Config, count: int, timeout_s: float = 10.0) -> list:
+    """Up to `count` frames from the configured camera, opened and closed here."""
+    import time
+
+    from appliance.runtime import camera_options
+    from firmware.camera import make_camera
+    camera = make_camera(cfg.camera.backend, **camera_options(cfg))
+    camera.open()
+    frames, deadline = [], time.monotonic() + timeout_s
+    try:
+        while len(frames) < count and time.monotonic() < deadline:
+            frame = camera.read(timeout=1.0)
+            if frame is not None:
+                frames.append(frame.image)
+    finally:
+        camera.close()
+    return frames
 
 
 STEPS: tuple[Step, ...] = (config_file, store_key, device_key, enrolment, ui_certificate, administrator,
-                           training_record, policy_version, exposure, live_camera)
+                           training_record, policy_version, exposure, live_camera, hub_binding)
 
 
 def to_toml(doc: dict[str, dict[str, Any]]) -> str:

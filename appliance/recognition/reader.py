@@ -57,6 +57,11 @@ def _segments(probs: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def peak_frames(probs: np.ndarray) -> list[int]:
+    """The frame at which each greedily emitted character peaks (where it sits in the crop)."""
+    return [t for _, t in _segments(probs)]
+
+
 def _candidates(frame: np.ndarray, chosen: int) -> list[tuple[str, float]]:
     """The chosen character and its plausible substitutes at its peak frame."""
     p = frame[1:] / max(float(frame[1:].sum()), 1e-9)  # renormalised without the blank

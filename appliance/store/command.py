@@ -1,7 +1,9 @@
-"""`alpr store rotate-key` and `alpr store wipe`: the store's admin commands.
+"""`alpr store rotate-key`, `alpr store wipe` and `alpr store bind-hub`: the store's admin commands.
 
 Both need the store closed everywhere (stop the alpr service and web UI first); the folder
-lock refuses them otherwise. `cli.py` wires them with `add_parser(sub)`.
+lock refuses them otherwise. `cli.py` wires them with `add_parser(sub)`. `bind-hub` converts
+a local-mode store to the hub-bound key (POLICY DS-5, appliance/hub/device_secret.py): set
+`store.unlock = "hub"` in the config after it succeeds.
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                            "master key, without loss")
     w = ssub.add_parser("wipe", help="crypto-wipe a decommissioned device: destroy the key and the "
                                      "database's key material; nothing opens afterwards")
-    for p in (r, w):
+    b = ssub.add_parser("bind-hub", help="bind the store key to the hub (DS-5): wrap it under the device secret "
+                                         "the hub hands this device over mutual TLS, then shred the key file")
+    for p in (r, w, b):
         add_store_arguments(p)
+    b.set_defaults(func=bind_hub)
     w.add_argument(CONFIRM_FLAG, dest="confirm", action="store_true",
                    help="required: say that every read and image on this device is to be destroyed")
     r.set_defaults(func=rotate)
@@ -36,6 +41,24 @@ def rotate(a: argparse.Namespace) -> int:
     report = rotate_key(folder, keys)
     print(f"{folder}: master key rotated in {keys.path}; {report.reads} reads kept, "
           f"{report.image_keys} image keys re-wrapped")
+    return 0
+
+
+def bind_hub(a: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from appliance.config import load_config
+    from appliance.hub.device_secret import bind_store_to_hub, hub_bound_key
+    cfg = load_config(Path(a.config) if a.config else None, os.environ)
+    if not (cfg.hub.url and cfg.hub.client_cert):
+        print("alpr store bind-hub: the config needs hub.url, hub.client_cert and hub.client_private_pem "
+              "(the device secret is handed over mutual TLS only)")
+        return 2
+    folder, keys = store_target(a)
+    path = bind_store_to_hub(cfg, keys, hub_bound_key(cfg))
+    print(f"{folder}: store key bound to the hub at {cfg.hub.url}; wrapped key in {path}, {keys.path} shredded. "
+          "Set store.unlock = \"hub\" in the config, then start the device.")
     return 0
 
 

@@ -78,3 +78,30 @@ def open_sealed(blob: bytes, wrapped: bytes, kek: bytes, aad: bytes, what: str) 
 def rewrap(wrapped: bytes, old_kek: bytes, new_kek: bytes, what: str) -> bytes:
     """The same image key wrapped under a new key-encryption key (the file is untouched)."""
     return aes_key_wrap(new_kek, unwrap(wrapped, old_kek, what))
+
+
+_HUB_WRAP_INFO = b"alpr-store hub-bound master key wrapping v1"
+HUB_WRAP_MAGIC = b"alpr hub-bound key v1\n"  # then RFC 3394 AES-KW of the master key (40 bytes)
+MIN_SECRET_BYTES = 16
+
+
+def wrap_master(secret: bytes, master: bytes) -> bytes:
+    """The hub-bound key file's bytes: the master key wrapped under a key derived from the hub's device secret."""
+    return HUB_WRAP_MAGIC + aes_key_wrap(_hub_kek(secret), master)
+
+
+def unwrap_master(secret: bytes, blob: bytes, what: str) -> bytes:
+    """The master key out of a hub-bound key file; StoreError when the secret is not the one it was wrapped with."""
+    if not blob.startswith(HUB_WRAP_MAGIC) or len(blob) != len(HUB_WRAP_MAGIC) + 40:
+        raise StoreError(f"{what} is not a hub-bound store key file (damaged, or another kind of file)")
+    try:
+        return aes_key_unwrap(_hub_kek(secret), blob[len(HUB_WRAP_MAGIC):])
+    except (InvalidUnwrap, ValueError):
+        raise StoreError(f"the device secret the hub handed out does not unwrap {what}: the hub knows this "
+                         "device under another secret (re-enrolled?) or the file belongs to another device") from None
+
+
+def _hub_kek(secret: bytes) -> bytes:
+    if len(secret) < MIN_SECRET_BYTES:
+        raise StoreError(f"the hub's device secret holds {len(secret)} bytes; at least {MIN_SECRET_BYTES} are needed")
+    return _derive(secret, _HUB_WRAP_INFO)

@@ -1,4 +1,4 @@
-"""Where the store's 32-byte master key comes from: a key file today, the hub later (issue #6).
+"""Where the store's 32-byte master key comes from: a key file (local) or wrapped by the hub's secret (hub).
 
 The master key never protects data directly: `crypto.py` derives the database key and the
 image-key wrapping key from it, so one secret unlocks the store and rotating it changes both.
@@ -13,6 +13,15 @@ Key file layout beside `PATH` (all in the key folder, never in the store folder)
     PATH        the master key, 32 raw bytes
     PATH.new    a rotation's new key, staged before the database is re-keyed (admin.py)
     PATH.old    the previous key between a rotation's swap and its shredding
+    PATH.hub    hub-bound mode (DS-5): the master key wrapped (AES-KW) under the hub's device secret
+
+Hub-bound mode (`store.unlock = "hub"`, POLICY DS-5): `HubBoundKey` keeps on disk only the
+master key wrapped under a secret that the hub hands to this device's enrolled certificate
+over mutual TLS (appliance/hub/device_secret.py fetches it). The secret is never written
+anywhere, so a device taken off its network cannot open its own store; once unwrapped, the
+master key stays in the process's memory, so a running device rides out hub outages. The
+database key is derived from the same master key either way, so binding a local store to
+the hub (`bind_to_hub`) writes PATH.hub and shreds PATH without touching the database.
 """
 
 from __future__ import annotations
@@ -22,9 +31,11 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from collections.abc import Callable
 from typing import Mapping, Protocol, runtime_checkable
 
-from appliance.errors import NotBuiltError, StoreError
+from appliance.errors import StoreError
+from appliance.store import crypto
 from appliance.store.files import fsync_dir
 
 log = logging.getLogger(__name__)
@@ -136,28 +147,89 @@ class LocalKeyFile:
         shred(self.staged_path)
 
     def destroy(self) -> list[Path]:
-        """Overwrite and delete the key and any staged or old key; return what was destroyed."""
-        gone = [p for p in (self.path, self.staged_path, self.old_path) if p.exists()]
+        """Overwrite and delete the key, any staged or old key and its hub-bound copy; return what was destroyed."""
+        hub_bound = self.path.with_name(self.path.name + HUB_SUFFIX)  # a store bound to the hub (bind_to_hub)
+        gone = [p for p in (self.path, self.staged_path, self.old_path, hub_bound) if p.exists()]
         for p in gone:
             shred(p)
         return gone
 
 
-class HubBoundKey:
-    """Issue #6: the device gets its unwrapping secret from the hub while enrolled (memory only, DS-5)."""
+HUB_SUFFIX = ".hub"
 
-    def __init__(self, hub_url: str = "") -> None:
-        self.hub_url = hub_url
+
+def default_hub_key_path(env: Mapping[str, str] | None = None) -> Path:
+    """The hub-bound key file beside where the local key file would be (PATH.hub)."""
+    local = default_key_path(env)
+    return local.with_name(local.name + HUB_SUFFIX)
+
+
+class HubBoundKey:
+    """The master key wrapped under the hub's device secret (DS-5); `fetch_secret` asks the hub each time.
+
+    `fetch_secret` raises StoreError saying why the hub did not hand out the secret
+    (device_secret.py); the secret is used and dropped, the unwrapped key kept in memory.
+    """
+
+    def __init__(self, path: Path | str | None, fetch_secret: Callable[[], bytes], source: str = "the hub") -> None:
+        self.path = Path(path) if path is not None else default_hub_key_path()
+        self._fetch = fetch_secret
+        self.source = source
+        self._master: bytes | None = None
 
     def describe(self) -> str:
-        return f"hub-bound key from {self.hub_url or '(no hub)'}"
+        return f"hub-bound key file {self.path} (unwrapped with the device secret from {self.source})"
+
+    def exists(self) -> bool:
+        return self.path.is_file()
 
     def load(self, *, create: bool = False) -> bytes:
-        raise NotBuiltError("the hub-bound store key comes with the hub link (issue #6); "
-                            "use the key file (LocalKeyFile) meanwhile")
+        if self._master is not None:  # already unwrapped in this process: the hub may be down now
+            return self._master
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"the hub-bound store key file {self.path} is missing and the store already "
+                                 "holds encrypted data: restore that file (the hub's secret alone cannot open it)")
+            master = secrets.token_bytes(KEY_BYTES)
+            try:
+                _write_new(self.path, crypto.wrap_master(self._fetch(), master))
+            except FileExistsError:  # another process made it a moment ago
+                return self.load()
+            log.warning("created a new hub-bound store master key in %s", self.path)
+        else:
+            master = crypto.unwrap_master(self._fetch(), _read_secret_file(self.path, "hub-bound store key file"),
+                                          f"the hub-bound store key file {self.path}")
+        self._master = master
+        return master
+
+    def forget(self) -> None:
+        """Drop the unwrapped key from memory: the next `load` must ask the hub again."""
+        self._master = None
 
 
-PROVIDERS: dict[str, type] = {"file": LocalKeyFile, "hub": HubBoundKey}
+def bind_to_hub(local: LocalKeyFile, hub: HubBoundKey) -> Path:
+    """Convert a local-mode store to hub mode: wrap its master key under the hub's secret, then shred the key file.
+
+    The database is untouched (same master key). Order matters: PATH.hub is written and
+    unwrapped again with a second fetch of the secret before PATH is shredded, so an
+    interruption anywhere leaves a key that opens the store. Run it with the store closed.
+    """
+    if hub.path.exists():
+        raise StoreError(f"{hub.path} exists: this store is already bound to the hub")
+    if local.staged_path.exists() or local.old_path.exists():
+        raise StoreError(f"a key rotation did not finish ({local.staged_path} or {local.old_path} exists): open the "
+                         "store once in local mode to settle it, then bind it to the hub")
+    master = local.load()
+    _write_new(hub.path, crypto.wrap_master(hub._fetch(), master))
+    hub.forget()
+    if hub.load() != master:
+        raise StoreError(f"{hub.path} did not unwrap to the store's key; {local.path} is kept")
+    shred(local.path)
+    log.warning("store key bound to the hub: %s written, %s shredded", hub.path, local.path)
+    return hub.path
+
+
+PROVIDERS: dict[str, type] = {"local": LocalKeyFile, "hub": HubBoundKey}  # store.unlock
 
 
 def shred(path: Path) -> None:
@@ -185,6 +257,15 @@ def _check_key(key: bytes, what: str) -> None:
     if not isinstance(key, bytes) or len(key) != KEY_BYTES:
         got = f"{len(key)} bytes" if isinstance(key, bytes) else type(key).__name__
         raise StoreError(f"{what} must be exactly {KEY_BYTES} bytes; got {got}")
+
+
+def _read_secret_file(path: Path, what: str) -> bytes:
+    """A small key file's bytes, after checking that others cannot read it."""
+    st = path.stat()
+    if stat.S_IMODE(st.st_mode) & 0o027:
+        raise StoreError(f"{what} {path} has mode {stat.S_IMODE(st.st_mode):04o}: others must not "
+                         f"read it; run chmod 600 {path}")
+    return path.read_bytes()
 
 
 def _read_key(path: Path) -> bytes:

@@ -154,6 +154,18 @@ class AccountEventRow(_Base):
         table_name = "account_events"
 
 
+class SettingRow(_Base):
+    """A policy setting changed in the UI (schema v9): it overlays the config file's value (appliance/settings.py)."""
+
+    key = TextField(primary_key=True)  # the dotted config key, e.g. store.retention_hit_days
+    value = TextField()  # JSON
+    changed_at = TextField()
+    changed_by = TextField()
+
+    class Meta:
+        table_name = "settings"
+
+
 class SchemaVersionRow(_Base):
     """One row per migration applied; the store's version is the highest."""
 
@@ -166,4 +178,4 @@ class SchemaVersionRow(_Base):
 
 
 MODELS = (ReadRow, UserRow, SchemaVersionRow, PurgeRecordRow, PurgeItemRow, SignInFailureRow, TrainingRow,
-          AccountEventRow)
+          AccountEventRow, SettingRow)

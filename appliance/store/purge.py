@@ -72,18 +72,22 @@ def capacity(db: Database, folder: Path, now: datetime, marks: Watermarks,
         return None, use
     started = time.monotonic()
     record = _start(db, "capacity", now, {"high": marks.high, "low": marks.low, "use_before": round(use, 4)})
+    overridden: list[str] = []
     for confirmed in ("NOT NULL", "NULL"):
         if use < marks.low:
             break
-        use = _shred_oldest(db, folder, record, f"confirmed_at IS {confirmed}", marks, disk_usage, use)
+        use = _shred_oldest(db, folder, record, f"confirmed_at IS {confirmed}", marks, disk_usage, use,
+                            overridden if confirmed == "NULL" else None)
     _set_detail(db, record, use_after=round(use, 4), reached_low=use < marks.low)
     _finish(db, record, now + timedelta(seconds=time.monotonic() - started))
     checkpoint(db)
+    if overridden:  # after the run, when the room is made: a full disk cannot hold the purge up
+        _record_override(db, record, "capacity", overridden)
     return load(db, record), use
 
 
 def _shred_oldest(db: Database, folder: Path, record: str, which: str, marks: Watermarks,
-                  disk_usage: DiskUsage, use: float) -> float:
+                  disk_usage: DiskUsage, use: float, overridden: list[str] | None = None) -> float:
     """Strip images of `which` non-hit, unheld reads, oldest first, until the disk use is below `low`.
 
     Each batch takes only as many reads as the bytes still to free call for (their files'
@@ -104,6 +108,8 @@ def _shred_oldest(db: Database, folder: Path, record: str, which: str, marks: Wa
             if need < 0:
                 break
         _shred_images(db, folder, take, record, "capacity", list_items=True)
+        if overridden is not None:  # not yet at the hub: a purge override (RT-1), recorded by the caller
+            overridden.extend(r[_ID] for r in take)
         cursor = take[-1][_LAST_SEEN]  # the taken rows no longer match; the rest of the batch is still ahead
         use = _use(disk_usage)
     return use
@@ -242,6 +248,24 @@ def _shred_images(db: Database, folder: Path, rows: list[tuple], record: str, wh
                            ",".join("(?, ?, ?)" for _ in rows), [v for r in rows for v in (record, r[_ID], len(_files(r)))])
         _count(db, record, 0, rows, sum(len(_files(r)) for r in rows))
     _unlink(folder, rows)
+
+
+def _record_override(db: Database, record: str, why: str, ids: list[str]) -> None:
+    """The access record (LG-1) of images deleted before the hub had them (disk critically full, RT-1).
+
+    Written once the capacity run has made room, in its own transaction: on a full disk the
+    database cannot grow until files are gone, so the purge must not wait on it (purge_items,
+    written in each batch's transaction, already lists every read); logged loudly if it fails.
+    """
+    from appliance.audit.records import AccessRecord, append  # audit imports the store: keep it lazy
+    try:
+        append(db, AccessRecord(username="system", action="purge override", client="device",
+                                purpose_category="purge override", result_ids=ids,
+                                query={"purge_id": record, "reason": why,
+                                       "images": "of reads the hub has not confirmed: disk critically full"}))
+    except Exception:
+        log.exception("could not write the access record of purge override %s (%d reads; purge_items lists them)",
+                      record, len(ids))
 
 
 def _files(row: tuple) -> list[str]:

@@ -145,8 +145,8 @@ class PurgeSchedule:
         self._clock = clock
         self._retry_at: datetime | None = None
 
-    def next_due(self) -> datetime:
-        now = self._clock()
+    def next_due(self, now: datetime | None = None) -> datetime:
+        now = now or self._clock()
         if self._retry_at is not None:
             return self._retry_at
         if self.last_run is None or self.last_run > now:
@@ -159,7 +159,7 @@ class PurgeSchedule:
     def run_if_due(self, purge: Callable[[datetime], T]) -> T | None:
         """Call `purge(now)` when due and note the run; None when not due."""
         now = self._clock()
-        if now < self.next_due():
+        if now < self.next_due(now):  # the same `now`: a never-run schedule is due at once
             return None
         try:
             result = purge(now)

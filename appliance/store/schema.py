@@ -24,6 +24,26 @@ Version 7 (access records, issue #9) adds the hash-chained access records of POL
 (appliance/audit/records.py): n is the place in the chain, query and result_ids are JSON,
 review is "required" for an exigent search; triggers refuse every UPDATE and DELETE (the
 hash chain catches whoever drops them). The hub pull API writes here as well as api_access.
+Version 9 (settings, issue #8) adds the policy settings an administrator changes in the UI
+(appliance/settings.py): one row per changed key, its JSON value, who changed it and when;
+each change is also an access record ("settings change", old and new value).
+Version 8 (legal hold and purge anchors, issue #9) adds the legal holds of RT-3 (case, reason,
+requester, who placed and released them, when) and the reads each one keeps (appliance/audit/
+holds.py sets reads.hold while any active hold names a read), and the signed anchors that
+old access records leave when they are purged (LG-5, appliance/audit/anchors.py): the last
+purged record's place and hash, signed by the device key, so the chain verifies from there.
+Version 10 (hotlists, issue #7) adds to each alert when its read saw the car (seen_at: a
+retrospective alert, raised when a new or changed entry matches a recent read, comes days
+later) and the repeat count of a suppressed hit (the same entry hit by the same plate
+within the suppression window makes no second alert), with one alert_repeats row per such
+read (appliance/alerts/records.py, retro.py).
+Version 11 (hub link, issue #6) adds the hotlist sync state (appliance/hub/hotlist_sync.py):
+per hub, the ETag of the lists last applied, when the hub last answered well (the lists'
+age), the last error and the report of the entries it skipped; and, per synced list, the
+fields the hub sent that this software does not know, kept as sent.
+Version 13 (hub link, issue #6) adds the hub clients' registered client certificates
+(appliance/hub/client_certs.py): the SHA-256 fingerprint each one is pinned by, the client
+name it authenticates as on the pull API, and when it was registered and revoked (additive).
 """
 
 from __future__ import annotations
@@ -275,10 +295,74 @@ _V7 = (
 
 # Versions 8-11 are being written in parallel this stop; each slot belongs to one piece of work
 # and holds its frozen SQL once that work lands (an unused slot is removed before release).
-_V8: tuple[str, ...] = ()  # legal holds and signed purge anchors (issue #9)
-_V9: tuple[str, ...] = ()  # policy settings changed in the UI (issue #8)
-_V10: tuple[str, ...] = ()  # hotlists: retrospective matches, repeat suppression (issue #7)
-_V11: tuple[str, ...] = ()  # hub link: hotlist sync state (issue #6)
+_V8: tuple[str, ...] = (  # legal holds and signed purge anchors (issue #9)
+    """CREATE TABLE legal_holds (
+        id VARCHAR(36) NOT NULL PRIMARY KEY,
+        case_number TEXT NOT NULL,
+        purpose_category TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        requester TEXT NOT NULL,
+        placed_by TEXT NOT NULL,
+        placed_at TEXT NOT NULL,
+        released_by TEXT,
+        released_at TEXT,
+        release_reason TEXT)""",  # released_at NULL: the hold is active
+    "CREATE INDEX legal_holds_case ON legal_holds (case_number, placed_at)",
+    """CREATE TABLE legal_hold_reads (
+        hold_id VARCHAR(36) NOT NULL REFERENCES legal_holds (id),
+        read_id VARCHAR(36) NOT NULL,
+        PRIMARY KEY (hold_id, read_id))""",  # no foreign key to reads: the list outlives a purged read
+    "CREATE INDEX legal_hold_reads_read ON legal_hold_reads (read_id)",
+    """CREATE TABLE access_anchors (
+        n INTEGER NOT NULL PRIMARY KEY,
+        hash TEXT NOT NULL,
+        purged INTEGER NOT NULL,
+        oldest_at TEXT NOT NULL,
+        newest_at TEXT NOT NULL,
+        purged_at TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        signature TEXT NOT NULL)""",
+    """CREATE TRIGGER access_anchors_no_update BEFORE UPDATE ON access_anchors
+        BEGIN SELECT RAISE(ABORT, 'access-record anchors are append-only'); END""",
+    """CREATE TRIGGER access_anchors_no_delete BEFORE DELETE ON access_anchors
+        BEGIN SELECT RAISE(ABORT, 'access-record anchors are append-only'); END""",
+)
+_V9: tuple[str, ...] = (  # policy settings changed in the UI (issue #8)
+    """CREATE TABLE settings (
+        key TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL,
+        changed_at TEXT NOT NULL,
+        changed_by TEXT NOT NULL)""",  # value: JSON; overlays the config file (appliance/settings.py)
+)
+_V10: tuple[str, ...] = (  # hotlists: retrospective matches, repeat suppression (issue #7)
+    "ALTER TABLE alerts ADD COLUMN seen_at TEXT",  # when the read saw the car (a retrospective alert is later)
+    "ALTER TABLE alerts ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE alerts ADD COLUMN last_repeat_at TEXT",
+    "CREATE INDEX alerts_entry ON alerts (entry_id, read_text, created_at)",
+    """CREATE TABLE alert_repeats (
+        read_id VARCHAR(36) NOT NULL,
+        alert_id VARCHAR(36) NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (read_id, alert_id))""",  # a suppressed hit: the read is stored, the alert notes it
+)
+_V11: tuple[str, ...] = (  # hub link: hotlist sync state (issue #6)
+    """CREATE TABLE hotlist_sync (
+        hub TEXT NOT NULL PRIMARY KEY,
+        etag TEXT,
+        checked_at TEXT,
+        applied_at TEXT,
+        lists INTEGER NOT NULL DEFAULT 0,
+        entries INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        report TEXT NOT NULL DEFAULT '[]',
+        body_sha256 TEXT,
+        last_error TEXT,
+        last_error_at TEXT)""",  # checked_at: last good answer (200 or 304); report: JSON [{list, index, reason}];
+    # body_sha256: of the body last applied, so a hub that sends no ETag does not re-import unchanged lists
+    """CREATE TABLE hotlist_extras (
+        list_id VARCHAR(36) NOT NULL PRIMARY KEY,
+        fields TEXT NOT NULL)""",  # JSON {"list": {...}, "entries": {"PLATE|ST|CASE": {...}}}: unknown fields, as sent
+)
 
 # Version 12 (updates, issue #12) lets a rolled-back release keep using a store that a newer
 # release has migrated: each applied version records whether it breaks older software. From
@@ -288,9 +372,20 @@ _V11: tuple[str, ...] = ()  # hub link: hotlist sync state (issue #6)
 _V12 = ("ALTER TABLE schema_version ADD COLUMN breaks_older INTEGER NOT NULL DEFAULT 0",)
 _COMPAT_FROM = 12  # the first version whose software reads breaks_older
 BREAKING: frozenset[int] = frozenset()  # versions older software must not open
+_V13 = (  # hub link: client certificates of the pull API (issue #6)
+    """CREATE TABLE hub_client_certs (
+        id INTEGER NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL,
+        fingerprint TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        not_after TEXT,
+        created_at TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        revoked_at TEXT)""",  # fingerprint: SHA-256 of the DER, lowercase hex; a client may have several
+)
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7,
-                                          8: _V8, 9: _V9, 10: _V10, 11: _V11, 12: _V12}
+                                          8: _V8, 9: _V9, 10: _V10, 11: _V11, 12: _V12, 13: _V13}
 LATEST = max(MIGRATIONS)
 
 

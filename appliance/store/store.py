@@ -49,7 +49,7 @@ from appliance.store.locking import FolderLock
 from appliance.store.models import ReadRow
 from appliance.store.retention import DiskUsage, PurgeReport, RetentionPolicy, Watermarks, disk_usage_of
 from appliance.store.rows import StoredRead, stored
-from appliance.store.schema import migrate
+from appliance.store.schema import current_version, migrate
 from appliance.store.times import to_rfc3339
 from appliance.types import Read
 
@@ -124,10 +124,14 @@ class Store:
         if self._guard.paused:
             self.raise_alarm(f"the disk holding {self.folder} is nearly full (no room for the store's reserve): "
                              "reads are stored without images until there is room")
+        before = current_version(self.database)
         swept = files.sweep_temp_files(self._incoming)
         if swept:
             log.warning("removed %d half-written image files left by a crash in %s", swept, self._incoming)
-        migrate(self.database, str(self.folder))
+        if migrate(self.database, str(self.folder)) != before:
+            # fold the migrations into the main file: the WAL starts small, which matters most
+            # when the disk later fills and only the reserve's room is left for metadata
+            self.database.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
 
     @staticmethod
     def _make_database(path: Path, busy_timeout_s: float, db_key: str) -> Database:
@@ -319,6 +323,15 @@ class Store:
         """The read with this id, or None."""
         row = self._row(read_id)
         return None if row is None else stored(row)
+
+    def get_reads(self, read_ids: Sequence[str]) -> dict[str, StoredRead]:
+        """The reads with these ids that exist, by id: one query per 500 ids (the forwarder's batches)."""
+        self._check_open()
+        ids, found = list(read_ids), {}
+        for i in range(0, len(ids), 500):
+            for row in ReadRow.select().where(ReadRow.id.in_(ids[i:i + 500])).bind(self.database):
+                found[row.id] = stored(row)
+        return found
 
     def image_path(self, read_id: str, kind: Literal["crop", "frame"]) -> Path | None:
         """Where the read's sealed crop or frame file is (ciphertext: use `image_bytes` to see it); None

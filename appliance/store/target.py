@@ -34,4 +34,10 @@ def open_target(a: argparse.Namespace):
     """Open the store named by the arguments (use as a context manager)."""
     from appliance.store.store import Store
     folder, keys = store_target(a)
+    if not a.key_file and (a.config or not a.store):  # store.unlock = "hub": the hub's secret opens it (DS-5)
+        from appliance.config import load_config
+        cfg = load_config(Path(a.config) if a.config else None, os.environ)
+        if cfg.store.unlock == "hub":
+            from appliance.hub.device_secret import hub_bound_key
+            return Store.open(folder, keys=hub_bound_key(cfg))
     return Store.open(folder, keys=keys)

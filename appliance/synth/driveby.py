@@ -8,6 +8,7 @@ behind a passing truck, so a tracker must produce exactly one read per vehicle.
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -68,7 +69,8 @@ class DriveBy:
         cx, cy = v.lane_x * w, h * (0.45 + 0.4 * t)
         car_w, car_h = plate_w * 4.5, plate_w * 3
         cv2.rectangle(frame, (int(cx - car_w / 2), int(cy - car_h * 0.8)), (int(cx + car_w / 2), int(cy + car_h * 0.2)), paint, -1)
-        quad = plate_quad(random.Random(hash(v.text) & 0xFFFF), cx, cy, plate_w)
+        # crc32, not hash(): str hashes change per process, which made the drive-by differ per run
+        quad = plate_quad(random.Random(zlib.crc32(v.text.encode()) & 0xFFFF), cx, cy, plate_w)
         paste_plate(frame, face, quad, random.Random(1))
         if v.occluded[0] <= k < v.occluded[1]:  # a truck passes in front
             cv2.rectangle(frame, (int(cx - car_w * 0.7), int(cy - car_h)), (int(cx + car_w * 0.7), int(cy + car_h * 0.4)), (70, 70, 80), -1)

@@ -29,6 +29,7 @@ from firmware.io.debounce import Debouncer
 BACKENDS: dict[str, str] = {
     "gpiozero": "firmware.io.gpiozero_pins:GpiozeroPins",
     "jetson": "firmware.io.jetson:JetsonPins",
+    "gpiod": "firmware.io.gpiod_pins:GpiodPins",
     "simulated": "firmware.io.gpiozero_pins:SimulatedPins",
 }
 

@@ -61,6 +61,7 @@ class IoPins:
     alert_relay: int | None = None
     tamper_switch: int | None = None
     loop_detector: int | None = None
+    ir_cut: int | None = None  # IR-cut filter actuator: high = filter in (day)
 
     def check(self) -> IoPins:
         """Raise IoConfigError for a negative, non-integer or shared pin."""
@@ -136,6 +137,9 @@ class Outputs(Protocol):
 
     def pulse_relay(self, seconds: float) -> None:
         """Close the alert relay for `seconds` (a new pulse extends a running one)."""
+
+    def set_ir_cut(self, inserted: bool) -> None:
+        """IR-cut filter in (day) or out (night, so the illuminator's IR reaches the sensor)."""
 
 
 @runtime_checkable

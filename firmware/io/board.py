@@ -54,6 +54,9 @@ class IoBoard:
         self._illuminator = self._out(pins.ir_illuminator, pwm=True)
         self._led = self._out(pins.status_led, pwm=False)
         self._relay = self._out(pins.alert_relay, pwm=False)
+        self._ir_cut = self._out(pins.ir_cut, pwm=False)
+        self.illuminator_level = 0.0
+        self.ir_cut_inserted: bool | None = None  # unknown until first set
         # The tamper switch starts "unknown" so a door already open at boot is reported.
         self._tamper = self._in(pins.tamper_switch, pull_up=True)
         self._trigger = self._in(pins.loop_detector, pull_up=not trigger_active_high)
@@ -72,9 +75,18 @@ class IoBoard:
     def set_illuminator(self, level: float) -> None:
         if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 <= level <= 1:
             raise IoConfigError(f"illuminator level must be a number from 0.0 to 1.0; got {level!r}")
+        self.illuminator_level = float(level)
         if self._illuminator is not None:
             with self._lock:
                 self._illuminator.set(float(level))
+
+    def set_ir_cut(self, inserted: bool) -> None:
+        if not isinstance(inserted, bool):
+            raise IoConfigError(f"IR-cut filter state must be True (in) or False (out); got {inserted!r}")
+        self.ir_cut_inserted = inserted
+        if self._ir_cut is not None:
+            with self._lock:
+                self._ir_cut.set(1.0 if inserted else 0.0)
 
     def set_led(self, pattern: LedPattern) -> None:
         if not isinstance(pattern, LedPattern):
@@ -152,7 +164,7 @@ class IoBoard:
         """Stop, switch every output off and release the pins."""
         self.stop()
         with self._lock:
-            for out in (self._illuminator, self._led, self._relay):
+            for out in (self._illuminator, self._led, self._relay, self._ir_cut):
                 if out is not None:
                     out.set(0.0)
             self.driver.close()

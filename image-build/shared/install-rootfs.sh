@@ -107,7 +107,7 @@ need_unit() {
 
 sctl() { systemctl --root="$root" --quiet "$@"; }
 
-sctl enable alpr-store-key.service alpr-run.service alpr-serve.service tmp.mount
+sctl enable alpr-store-key.service alpr-run.service alpr-serve.service alpr-cert-renew.timer tmp.mount
 if need_unit nftables.service nftables; then
 	sctl enable nftables.service
 fi
