@@ -24,14 +24,14 @@ Version 7 (access records, issue #9) adds the hash-chained access records of POL
 (appliance/audit/records.py): n is the place in the chain, query and result_ids are JSON,
 review is "required" for an exigent search; triggers refuse every UPDATE and DELETE (the
 hash chain catches whoever drops them). The hub pull API writes here as well as api_access.
-Version 9 (settings, issue #8) adds the policy settings an administrator changes in the UI
-(appliance/settings.py): one row per changed key, its JSON value, who changed it and when;
-each change is also an access record ("settings change", old and new value).
 Version 8 (legal hold and purge anchors, issue #9) adds the legal holds of RT-3 (case, reason,
 requester, who placed and released them, when) and the reads each one keeps (appliance/audit/
 holds.py sets reads.hold while any active hold names a read), and the signed anchors that
 old access records leave when they are purged (LG-5, appliance/audit/anchors.py): the last
 purged record's place and hash, signed by the device key, so the chain verifies from there.
+Version 9 (settings, issue #8) adds the policy settings an administrator changes in the UI
+(appliance/settings.py): one row per changed key, its JSON value, who changed it and when;
+each change is also an access record ("settings change", old and new value).
 Version 10 (hotlists, issue #7) adds to each alert when its read saw the car (seen_at: a
 retrospective alert, raised when a new or changed entry matches a recent read, comes days
 later) and the repeat count of a suppressed hit (the same entry hit by the same plate
@@ -41,6 +41,8 @@ Version 11 (hub link, issue #6) adds the hotlist sync state (appliance/hub/hotli
 per hub, the ETag of the lists last applied, when the hub last answered well (the lists'
 age), the last error and the report of the entries it skipped; and, per synced list, the
 fields the hub sent that this software does not know, kept as sent.
+Version 12 (updates, issue #12) records in schema_version whether each later version breaks older
+software, so a rolled-back release keeps using a store a newer one extended (docs/updates.md).
 Version 13 (hub link, issue #6) adds the hub clients' registered client certificates
 (appliance/hub/client_certs.py): the SHA-256 fingerprint each one is pinned by, the client
 name it authenticates as on the pull API, and when it was registered and revoked (additive).
@@ -293,8 +295,6 @@ _V7 = (
         BEGIN SELECT RAISE(ABORT, 'access records are append-only'); END""",
 )
 
-# Versions 8-11 are being written in parallel this stop; each slot belongs to one piece of work
-# and holds its frozen SQL once that work lands (an unused slot is removed before release).
 _V8: tuple[str, ...] = (  # legal holds and signed purge anchors (issue #9)
     """CREATE TABLE legal_holds (
         id VARCHAR(36) NOT NULL PRIMARY KEY,
