@@ -176,3 +176,17 @@ def test_provision_in_hub_mode_binds_the_store_key_to_the_hub(tmp_path, ca):
         with pytest.raises(Exception, match="did not hand out the device secret"):
             Store.open(root / "var/lib/alpr/store", keys=HubBoundKey(keys / "store.key.hub",
                                                                      DeviceSecret(session, hub.url)))
+
+
+def test_a_renewed_file_keeps_the_owner_of_the_one_it_replaces(tmp_path):
+    """The renewal timer runs as root; the alpr user must still read what it wrote."""
+    import os
+
+    from appliance.provision.enrol import keep_owner
+    old, new = tmp_path / "old.crt", tmp_path / "new.crt"
+    old.write_text("old")
+    new.write_text("new")
+    os.chown(old, 1234, 2345)
+    keep_owner(new, old)
+    assert (new.stat().st_uid, new.stat().st_gid) == (1234, 2345)
+    keep_owner(new, tmp_path / "absent.crt")  # a first certificate: nothing to copy, no error

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 IMAGE_BUILD = REPO / "image-build"
 SHARED = IMAGE_BUILD / "shared"
 UNIT_DIR = SHARED / "rootfs/usr/lib/systemd/system"
-UNITS = ("alpr-run.service", "alpr-serve.service", "alpr-store-key.service")
+UNITS = ("alpr-run.service", "alpr-serve.service", "alpr-store-key.service", "alpr-cert-renew.service")
 MAX_EXPOSURE = 3.0
 HOST_UNITS = Path("/usr/lib/systemd/system")
 
@@ -99,7 +99,7 @@ def jetson_root(tmp_path_factory, wheel) -> Path:
 
 # --- systemd units -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("unit", [*UNITS, "tmp.mount"])
+@pytest.mark.parametrize("unit", [*UNITS, "alpr-cert-renew.timer", "tmp.mount"])
 def test_units_verify_in_the_installed_root(pi_root, unit):
     analyze = tool("systemd-analyze", "systemd")
     p = run(analyze, "verify", "--man=no", f"--root={pi_root}", unit, check=False)
@@ -212,6 +212,7 @@ def test_services_enabled_swap_and_extras_masked(pi_root):
     system = pi_root / "etc/systemd/system"
     wants = {p.name for p in (system / "multi-user.target.wants").iterdir()}
     assert {"alpr-run.service", "alpr-serve.service", "alpr-store-key.service"} <= wants
+    assert (system / "timers.target.wants/alpr-cert-renew.timer").exists()
     assert os.readlink(system / "local-fs.target.wants/tmp.mount") == "/etc/systemd/system/tmp.mount"
     assert os.readlink(system / "swap.target") == "/dev/null"
     if (HOST_UNITS / "nftables.service").exists():

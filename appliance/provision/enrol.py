@@ -155,4 +155,16 @@ def _write_public(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.new")
     tmp.write_bytes(data)
     os.chmod(tmp, 0o644)
+    keep_owner(tmp, path)
     os.replace(tmp, path)
+
+
+def keep_owner(new: Path, old: Path) -> None:
+    """Give `new` the owner and group of the file it replaces, so a renewal run as root leaves
+    the certificate (or key) readable by the service that read the old one."""
+    try:
+        st = old.stat()
+    except FileNotFoundError:
+        return
+    if (st.st_uid, st.st_gid) != (new.stat().st_uid, new.stat().st_gid):
+        os.chown(new, st.st_uid, st.st_gid)

@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography import x509
 
 from appliance.config import Config
-from appliance.provision.enrol import EnrolmentError, Expiry, expiry, renew
+from appliance.provision.enrol import EnrolmentError, Expiry, expiry, keep_owner, renew
 from appliance.serve import CERT_NAME, KEY_NAME, ensure_self_signed
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def _remake_self_signed(folder: Path, host: str) -> None:
     """A new key and certificate beside the old, then renamed over them (key first, then cert)."""
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         cert, key = ensure_self_signed(Path(tmp), host)
+        keep_owner(key, folder / KEY_NAME)  # `alpr serve` runs as the alpr user; the timer as root
+        keep_owner(cert, folder / CERT_NAME)
         os.replace(key, folder / KEY_NAME)
         os.replace(cert, folder / CERT_NAME)
 
