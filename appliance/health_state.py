@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from firmware.edge import FrameChecks, led_pattern
 from firmware.health import HealthReport, Level, read_health
+from firmware.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,7 @@ class EdgeHealth:
         self._alerts_seen = 0
         self._alert_until = 0.0
         self._snapshot: dict[str, Any] = {"status": "starting"}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker: Periodic | None = None  # made at start(): interval_s may be set until then
 
     # -- sampling ------------------------------------------------------------------
     def sample(self) -> dict[str, Any]:
@@ -159,25 +158,16 @@ class EdgeHealth:
     def start(self) -> None:
         """Register as the process's health and sample every `interval_s` on a named thread."""
         global _current
+        if self._worker is not None:
+            raise RuntimeError("the edge health sampler is already running; stop() it before starting it again")
         _current = self
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="edge-health", daemon=True)
-        self._thread.start()
+        self._worker = Periodic("edge-health", self.sample, self.interval_s)  # a sample at once, then every interval
+        self._worker.start()
 
     def stop(self) -> None:
         global _current
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval_s + 2)
-            self._thread = None
+        if self._worker is not None:
+            self._worker.stop(timeout=self.interval_s + 2)
+            self._worker = None
         if _current is self:
             _current = None
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.sample()
-            except Exception:
-                log.exception("health sampling failed")
-            if self._stop.wait(self.interval_s):
-                return

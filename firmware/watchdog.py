@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable, Mapping
 
 from firmware.camera.clock import Clock, SystemClock
+from firmware.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,7 @@ class Watchdog:
         self.pets = 0
         self.problem: str | None = None
         self._last_pet: float | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker: Periodic | None = None
 
     @property
     def enabled(self) -> bool:
@@ -158,23 +157,22 @@ class Watchdog:
 
     def start(self) -> None:
         """Tick on a daemon thread, four times per interval so a late tick still pets in time."""
-        if not self.enabled or self._thread is not None:
+        if not self.enabled or self._worker is not None:
             log.info("watchdog: off (no NOTIFY_SOCKET or WATCHDOG_USEC)")
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
-        self._thread.start()
+        every = self.interval / 4
+        self._worker = Periodic("watchdog", self._tick_on_thread, every, first_delay_s=every)
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
+        if self._worker is not None:
+            self._worker.stop(timeout=2)
+            self._worker = None
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval / 4):
-            try:
-                self.tick()
-            except Exception:  # a broken check must look like a stall, not kill the thread silently
-                log.exception("watchdog check failed")
-                self.problem = "health check raised"
+    def _tick_on_thread(self) -> None:
+        """`tick()`, where a broken check must look like a stall (Periodic logs it and goes on)."""
+        try:
+            self.tick()
+        except Exception:
+            self.problem = "health check raised"
+            raise

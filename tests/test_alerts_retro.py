@@ -8,6 +8,7 @@ simulated pin board (firmware.io).
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -160,7 +161,7 @@ def test_alert_watch_thread_runs_retro_and_stops(store):
         for _ in range(100):
             if open_alerts(store):
                 break
-            watch._stop.wait(0.05)
+            threading.Event().wait(0.05)
     finally:
         assert watch.stop()
     (alert,) = open_alerts(store)

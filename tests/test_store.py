@@ -334,3 +334,20 @@ def test_a_taken_username_is_refused_whatever_its_case(store: Store) -> None:
     users.create_user(store, "alice", PASSWORD, hasher=users.cheap_hasher())
     with pytest.raises(AccountError, match="username 'alice' is taken"):
         users.create_user(store, "ALICE", PASSWORD, "operator", hasher=users.cheap_hasher())
+
+
+def test_two_processes_opening_a_new_store_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """`alpr run` and `alpr serve` (or a test) may open a fresh store together: each migration is
+    applied under the write lock after a second look at the version, so neither sees
+    'table already exists'."""
+    import subprocess
+    import sys
+    code = ("import sys; from appliance.store import Store; "
+            "s = Store.open(sys.argv[1]); print(s.count()); s.close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "store")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err for _, err in outs]
+    with Store.open(tmp_path / "store") as s:  # the default key, as the subprocesses used
+        rows = s.database.execute_sql("SELECT version FROM schema_version ORDER BY version").fetchall()
+    assert rows == [(v,) for v in range(1, LATEST + 1)]

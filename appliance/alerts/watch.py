@@ -11,10 +11,10 @@ Two jobs that need the device's outputs and the store, and no read to trigger th
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 
 from appliance.alerts.records import open_count
+from firmware.periodic import Periodic
 
 __all__ = ["AlertWatch"]
 
@@ -31,8 +31,7 @@ class AlertWatch:
         self.retro = retro
         self.sinks = [s for s in sinks if hasattr(s, "settle")]
         self.interval_s = float(interval_s)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Periodic("alert-watch", self.tick, self.interval_s)  # a round at once, then every interval
 
     def tick(self) -> None:
         """One round: retrospective check, then the LED; a failure in one never skips the other."""
@@ -48,22 +47,9 @@ class AlertWatch:
                 sink.settle(n)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="alert-watch", daemon=True)
-        self._thread.start()
+        """Run `tick()` now and every `interval_s` on the "alert-watch" thread (once: a second start raises)."""
+        self._worker.start()
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the thread; True when it ended within `timeout`."""
-        self._stop.set()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _loop(self) -> None:
-        while True:
-            try:
-                self.tick()
-            except Exception:
-                log.exception("alert watch round failed")
-            if self._stop.wait(self.interval_s):
-                return
+        return self._worker.stop(timeout)

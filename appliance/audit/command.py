@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from appliance.audit import records, signing
+from appliance.standalone import run_standalone
 from appliance.store.target import add_store_arguments, open_target, store_target
 
 
@@ -37,14 +38,7 @@ def verify(a: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m appliance.audit.command verify ...`, the same as `alpr audit verify ...`."""
-    p = argparse.ArgumentParser(prog="alpr")
-    add_parser(p.add_subparsers(dest="command", required=True))
-    a = p.parse_args(["audit", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return a.func(a)
-    except Exception as exc:  # noqa: BLE001 - a store that will not open is exit 2, as in cli.main
-        print(f"alpr audit: {exc}", file=sys.stderr)
-        return 2
+    return run_standalone(add_parser, "audit", argv)  # any error (a store that will not open) is exit 2
 
 
 if __name__ == "__main__":

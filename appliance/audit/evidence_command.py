@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from appliance.audit import evidence, holds, signing
+from appliance.standalone import run_standalone
 
 VERIFY_HELP = ("check an evidence archive: every file's SHA-256 against the manifest, nothing missing or added, "
                "the manifest's signature; exit 0 intact, 1 not. The archive carries its own public key, which "
@@ -97,14 +98,7 @@ def verify(a: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m appliance.audit.evidence_command verify FILE`, the same as `alpr evidence verify FILE`."""
-    p = argparse.ArgumentParser(prog="alpr")
-    add_parser(p.add_subparsers(dest="command", required=True))
-    a = p.parse_args(["evidence", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return a.func(a)
-    except Exception as exc:  # noqa: BLE001 - a refused sign-in or bad request is exit 2, as in cli.main
-        print(f"alpr evidence: {exc}", file=sys.stderr)
-        return 2
+    return run_standalone(add_parser, "evidence", argv)  # any error (a refused sign-in, a bad request) is exit 2
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from appliance.hotlists.importer import FORMATS, Outcome, parse_columns, run_imp
 from appliance.cli_auth import add_auth_arguments, authenticate_args
 from appliance.hotlists.model import MANAGER_ROLES, SOURCES, Hotlist, HotlistError, utc_now
 from appliance.ids import uuid7
+from appliance.standalone import run_standalone
 from appliance.store.target import add_store_arguments, open_target
 
 __all__ = ["add_parser", "main", "find_list", "print_outcome"]
@@ -148,14 +149,7 @@ def _age(h: Hotlist, now) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m appliance.hotlists.command import ...`, the same as `alpr hotlist import ...`."""
-    p = argparse.ArgumentParser(prog="alpr")
-    add_parser(p.add_subparsers(dest="command", required=True))
-    a = p.parse_args(["hotlist", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return a.func(a)
-    except (HotlistError, OSError) as exc:
-        print(f"alpr hotlist: {exc}", file=sys.stderr)
-        return 2
+    return run_standalone(add_parser, "hotlist", argv, errors=(HotlistError, OSError))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from appliance.hub import client_certs, tokens
@@ -27,11 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c = tsub.add_parser("create", help="make a token for a hub client and print it once")
     r = tsub.add_parser("revoke", help="stop a client's token from opening anything")
     ls = tsub.add_parser("list", help="the clients with tokens, when made, whether revoked")
-    for p, func in ((c, create), (r, revoke), (ls, list_all)):
-        if p is not ls:
-            p.add_argument("name", metavar="NAME", help="the hub client's name, e.g. county-hub")
-        add_store_arguments(p)
-        p.set_defaults(func=func)
+    _client_actions(((c, create), (r, revoke), (ls, list_all)), listing=ls)
     _add_cert_parser(hsub)
 
 
@@ -42,16 +39,22 @@ def _add_cert_parser(hsub: argparse._SubParsersAction) -> None:
     a = tsub.add_parser("add", help="register a certificate (issued under web.client_ca) as a hub client")
     r = tsub.add_parser("revoke", help="stop a client's certificates (or one of them) from opening anything")
     ls = tsub.add_parser("list", help="the registered certificates, their clients, whether revoked")
-    for p, func in ((a, cert_add), (r, cert_revoke), (ls, cert_list)):
-        if p is not ls:
-            p.add_argument("name", metavar="NAME", help="the hub client's name, e.g. county-hub")
-        add_store_arguments(p)
-        p.set_defaults(func=func)
+    _client_actions(((a, cert_add), (r, cert_revoke), (ls, cert_list)), listing=ls)
     which = a.add_mutually_exclusive_group(required=True)
     which.add_argument("--cert", metavar="FILE", help="the client's certificate (PEM or DER)")
     which.add_argument("--fingerprint", metavar="SHA256", help="the certificate's SHA-256 fingerprint (hex, "
                        "colons allowed): openssl x509 -noout -fingerprint -sha256 -in FILE")
     r.add_argument("--fingerprint", metavar="SHA256", help="revoke only this certificate of the client")
+
+
+def _client_actions(actions: Iterable[tuple[argparse.ArgumentParser, Callable[[argparse.Namespace], int]]], *,
+                    listing: argparse.ArgumentParser) -> None:
+    """Each action's parser: the client's NAME (all but `listing`), the store options, its function."""
+    for p, func in actions:
+        if p is not listing:
+            p.add_argument("name", metavar="NAME", help="the hub client's name, e.g. county-hub")
+        add_store_arguments(p)
+        p.set_defaults(func=func)
 
 
 def create(a: argparse.Namespace) -> int:

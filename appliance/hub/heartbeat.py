@@ -17,7 +17,6 @@ import logging
 import platform
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
@@ -27,6 +26,7 @@ from appliance.hub.hotlist_sync import sync_status
 from appliance.ids import uuid7
 from appliance.store import outbox
 from appliance.store.times import to_rfc3339
+from firmware.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +107,8 @@ class Heartbeat:
             raise ValueError(f"the heartbeat interval must be positive; got {interval_s}")
         self.store, self.interval_s = store, interval_s
         self._send, self._collect, self._clock = send, collect, clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # beat at once, then every interval; the thread's store connection is closed as it ends
+        self._worker = Periodic("hub-heartbeat", self.beat_once, interval_s, on_exit=store.disconnect)
         self.sent = 0
         self.missed = 0
         self.last_error: str | None = None
@@ -138,26 +138,9 @@ class Heartbeat:
         return True
 
     def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("the heartbeat is already running")
-        self._thread = threading.Thread(target=self._loop, name="hub-heartbeat", daemon=True)
-        self._thread.start()
+        """Beat now and every `interval_s` on the "hub-heartbeat" thread (once: a second start raises)."""
+        self._worker.start()
 
     def stop(self, timeout: float = 15.0) -> bool:
-        self._stop.set()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _loop(self) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    self.beat_once()
-                except Exception:  # a store error must not end the thread
-                    log.exception("heartbeat failed")
-                if self._stop.wait(self.interval_s):
-                    break
-        finally:
-            self.store.disconnect()
+        """End the thread after its current beat; True if it ended."""
+        return self._worker.stop(timeout)

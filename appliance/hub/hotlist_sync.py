@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +35,7 @@ from appliance.hotlists import repository
 from appliance.hotlists.imports import Parsed, Rejected
 from appliance.hotlists.model import (SOURCES, Hotlist, HotlistError, ImportFileError, from_rfc3339, synced_entry,
                                       to_rfc3339, utc_now)
+from firmware.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -185,36 +185,18 @@ class HotlistSync:
         self._request = request
         self._replace_list = replace_list  # the repository's; tests pass one that fails part-way
         self._clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # fetch at once, then every interval; the thread's store connection is closed as it ends
+        self._worker = Periodic("hotlist-sync", self.run_once, interval_s, on_exit=store.disconnect)
 
     # -- the thread ----------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("the hotlist sync is already running")
-        self._thread = threading.Thread(target=self._loop, name="hotlist-sync", daemon=True)
-        self._thread.start()
+        """Fetch now and every `interval_s` on the "hotlist-sync" thread (once: a second start raises)."""
+        self._worker.start()
 
     def stop(self, timeout: float = 15.0) -> bool:
         """End the thread after its current fetch; True if it ended."""
-        self._stop.set()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _loop(self) -> None:
-        try:
-            while not self._stop.is_set():
-                try:
-                    self.run_once()
-                except Exception:  # a store error must not end the thread: the next refresh tries again
-                    log.exception("hotlist sync failed")
-                if self._stop.wait(self.interval_s):
-                    break
-        finally:
-            self.store.disconnect()  # this thread's connection
+        return self._worker.stop(timeout)
 
     # -- one fetch -----------------------------------------------------------------------
 

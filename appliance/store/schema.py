@@ -404,7 +404,11 @@ def migrate(db: Database, where: str) -> int:
         _check_newer_store_is_readable(db, version, where)
         return version
     for v in range(version + 1, LATEST + 1):
-        with db.atomic():
+        # the write lock first, then look again: `alpr run` and `alpr serve` may open a new
+        # store at the same moment, and only one of them may apply each migration
+        with db.atomic(lock_type="IMMEDIATE"):
+            if current_version(db) >= v:
+                continue
             for sql in MIGRATIONS[v]:
                 db.execute_sql(sql)
             now = to_rfc3339(datetime.now(timezone.utc))

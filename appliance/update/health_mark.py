@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from firmware.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,7 @@ class HealthMarker:
 
     def __init__(self, path: Path, version: str, problem: Callable[[], str | None], interval: float = 5.0) -> None:
         self.path, self.version, self.problem, self.interval = path, version, problem, interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Periodic("health-mark", self.tick, interval)  # a check at once, then every interval
 
     def tick(self) -> bool:
         """Write the mark if healthy now; returns whether it did."""
@@ -57,19 +57,8 @@ class HealthMarker:
         return True
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="health-mark", daemon=True)
-        self._thread.start()
+        """Run `tick()` now and every `interval` seconds on the "health-mark" thread (once: a second start raises)."""
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.tick()
-            except Exception:  # noqa: BLE001 - a failed check is "not healthy", never a dead thread
-                log.exception("health mark check failed")
-            if self._stop.wait(self.interval):
-                return
+        self._worker.stop(timeout=2)

@@ -24,6 +24,7 @@ from firmware.io.base import (
     TriggerEvent,
 )
 from firmware.io.debounce import Debouncer
+from firmware.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,7 @@ class IoBoard:
         self._led_level: float | None = None
         self._relay_until: float | None = None
         self._door_open: bool | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker: Periodic | None = None
 
     # -- Outputs -------------------------------------------------------------------
     def set_illuminator(self, level: float) -> None:
@@ -147,18 +147,17 @@ class IoBoard:
 
     def start(self) -> None:
         """Run `update()` every `tick` seconds on a named daemon thread."""
-        if self._thread is not None:
+        if self._worker is not None:
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="io", daemon=True)
-        self._thread.start()
+        # waits a tick first; a broken callback is logged and must not stop the LED or the relay timer
+        self._worker = Periodic("io", self.update, self.tick, first_delay_s=self.tick)
+        self._worker.start()
 
     def stop(self) -> None:
         """Stop the worker; outputs keep their last level until `close()`."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
+        if self._worker is not None:
+            self._worker.stop(timeout=2)
+            self._worker = None
 
     def close(self) -> None:
         """Stop, switch every output off and release the pins."""
@@ -170,13 +169,6 @@ class IoBoard:
             self.driver.close()
 
     # -- internals -----------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.wait(self.tick):
-            try:
-                self.update()
-            except Exception:  # a broken callback must not stop the LED or the relay timer
-                log.exception("io update failed")
-
     def _update_led(self, now: float) -> None:
         if self._led is None:
             return
