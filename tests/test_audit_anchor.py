@@ -180,3 +180,18 @@ def test_the_auditor_page_verifies_from_the_anchor(app, clock) -> None:  # noqa:
 def test_a_bad_period_is_refused(tmp_path: Path) -> None:
     with open_store(tmp_path / "store") as s, pytest.raises(ValueError, match="number of days from 0 to 36500"):
         anchors.purge(s, NOW, -1, keyed(tmp_path / "store"))
+
+
+def test_a_purge_with_nothing_to_purge_never_loads_the_signing_key(tmp_path) -> None:
+    """The daily purge passes a function: no key is read or made when no record is due (the
+    demo and a new device must not write into a key folder)."""
+    from datetime import datetime, timezone
+
+    from appliance.audit import anchors
+    from appliance.store import Store
+
+    def no_key():
+        raise AssertionError("the signing key was loaded with nothing to purge")
+
+    with Store.open(tmp_path / "store") as s:
+        assert anchors.purge(s, datetime.now(timezone.utc), 730, no_key) is None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -64,8 +65,13 @@ def anchors(store_or_db) -> list[Anchor]:
     return [Anchor(*r) for r in rows]
 
 
-def purge(store_or_db, now: datetime, days: float, signer: signing.Signer) -> Anchor | None:
-    """Delete records older than `days` that the hub has, up to the newest-but-one; anchor and sign; None if none."""
+def purge(store_or_db, now: datetime, days: float,
+          signer: signing.Signer | Callable[[], signing.Signer]) -> Anchor | None:
+    """Delete records older than `days` that the hub has, up to the newest-but-one; anchor and sign; None if none.
+
+    `signer` may be a function that gives it: then the key is loaded (or made) only when there
+    is something to purge, so a device that purges nothing never touches its key folder.
+    """
     if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 <= days <= 36_500:
         raise ValueError(f"access-record retention must be a number of days from 0 to 36500; got {days!r}")
     db = _db(store_or_db)
@@ -74,6 +80,8 @@ def purge(store_or_db, now: datetime, days: float, signer: signing.Signer) -> An
         last = _last_purgeable(db, cutoff)
         if last is None:
             return None
+        if not isinstance(signer, signing.Signer):
+            signer = signer()
         (trigger,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
                                     (TRIGGER,)).fetchone() or (None,)
         if trigger is None:
