@@ -48,3 +48,5 @@ def alpr(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def _store_key_in_tmp(tmp_path_factory, monkeypatch):
     """Stores opened with the default key keep it in a temp folder, never /var/lib/alpr-keys."""
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path_factory.mktemp("credentials")))
+    # and `alpr run` started by a test writes its health mark (alpr update) there, not in /run/alpr
+    monkeypatch.setenv("ALPR_UPDATE__HEALTH_FILE", str(tmp_path_factory.mktemp("run") / "health.json"))

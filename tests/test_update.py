@@ -100,7 +100,8 @@ class Device:
 
     def restart(self) -> None:
         self.kill()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(self.root / "current" / "site")}
+        env = {k: v for k, v in os.environ.items() if k != "ALPR_UPDATE__HEALTH_FILE"}  # the config file's, here
+        env.update(PYTHONUNBUFFERED="1", PYTHONPATH=str(self.root / "current" / "site"))
         self.proc = subprocess.Popen([sys.executable, "-m", "appliance", "run", "--config", str(self.config)],
                                      cwd=self.workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
