@@ -5,7 +5,7 @@ health mark, the IO board's update, the systemd watchdog) is the same loop: call
 wait `interval_s` on a stop Event, again. Written once here so each job is just its tick;
 an exception from a tick is logged with the worker's name and the loop goes on (a store
 or sensor error must never end a worker silently). It lives under firmware/ because
-firmware must not import appliance; appliance may use it.
+firmware never depends on the appliance layer; the appliance layer may use it.
 
 A Periodic runs once: `start()` a second time raises RuntimeError (make a new one to run
 again). `stop()` sets the Event, so a wait ends at once; a tick in progress finishes first.

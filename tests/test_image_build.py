@@ -212,7 +212,8 @@ def test_services_enabled_swap_and_extras_masked(pi_root):
     system = pi_root / "etc/systemd/system"
     wants = {p.name for p in (system / "multi-user.target.wants").iterdir()}
     assert {"alpr-run.service", "alpr-serve.service", "alpr-store-key.service"} <= wants
-    assert (system / "timers.target.wants/alpr-cert-renew.timer").exists()
+    assert os.readlink(system / "timers.target.wants/alpr-cert-renew.timer") == \
+        "/usr/lib/systemd/system/alpr-cert-renew.timer"  # the daily certificate renewal
     assert os.readlink(system / "local-fs.target.wants/tmp.mount") == "/etc/systemd/system/tmp.mount"
     assert os.readlink(system / "swap.target") == "/dev/null"
     if (HOST_UNITS / "nftables.service").exists():

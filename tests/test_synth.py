@@ -7,7 +7,7 @@ import numpy as np
 from appliance.synth.degrade import training_sample
 from appliance.synth.plates import PLATE_H, PLATE_W, render_plate
 from appliance.synth.scenes import box_of, compose, procedural_background
-from appliance.synth.serials import STATE_PATTERNS, label_of
+from appliance.synth.serials import STATE_PATTERNS, label_of, random_serial
 
 
 def test_same_seed_same_plate():
@@ -55,3 +55,59 @@ def test_scene_labels_put_plates_where_they_are_drawn():
 def test_scene_without_plates():
     scene = compose(random.Random(3), count=0)
     assert scene.corners == [] and scene.texts == []
+
+
+def test_stacked_characters_and_emblems_never_enter_the_label():
+    """Real US labels are the serial only (stacked 'HC', a whale, a sticker are skipped)."""
+    rng = random.Random(11)
+    for _ in range(200):
+        before = rng.getstate()
+        p = render_plate(rng)
+        _, serial = random_serial(_replay(before), None)  # render_plate draws the serial first
+        assert p.text == label_of(serial)
+
+
+def test_a_fair_share_of_plates_get_unlabelled_side_items():
+    from appliance.synth.plates import _side_items
+    drawn = [any(_side_items(random.Random(seed), (10, 20, 90), 6)) for seed in range(300)]
+    assert 0.15 < sum(drawn) / len(drawn) < 0.6
+
+
+def _replay(state) -> random.Random:
+    r = random.Random()
+    r.setstate(state)
+    return r
+
+
+def test_side_items_change_the_pixels_beside_the_serial():
+    from appliance.synth.plates import _side_items
+    left, right = next((lr for lr in (_side_items(random.Random(s), (10, 20, 90), 6) for s in range(100)) if all(lr)),
+                       (None, None))
+    assert left is not None and right is not None
+    for item in (left, right):
+        alpha = np.asarray(item)[..., 3]
+        assert alpha.max() == 255 and 0.02 < (alpha > 0).mean() < 0.95
+
+
+def test_emblems_and_stickers_draw_something_for_every_kind():
+    from PIL import Image
+
+    from appliance.synth.ornaments import draw_emblem, draw_sticker
+    from appliance.synth.plates import _font
+    for seed in range(40):
+        img = Image.new("RGB", (200, 100), (255, 255, 255))
+        draw_emblem(img, (20, 10, 120, 90), (0, 0, 0), random.Random(seed), lambda s: _font("OSP-DIN.ttf", s))
+        assert (np.asarray(img) < 128).any(), f"emblem for seed {seed} drew nothing"
+        img = Image.new("RGB", (480, 240), (255, 255, 255))
+        draw_sticker(img, random.Random(seed), lambda s: _font("OSP-DIN.ttf", s), (60, 180))
+        assert (np.asarray(img) != 255).any()
+
+
+def test_lookalike_serials_keep_the_pattern():
+    from appliance.synth.serials import LOOKALIKE_DIGITS, LOOKALIKE_LETTERS, fill
+    rng = random.Random(2)
+    for _ in range(100):
+        s = fill("LLL ###", rng, lookalike=1.0)
+        assert all(c in LOOKALIKE_LETTERS for c in s[:3]) and s[3] == " "
+        assert all(c in LOOKALIKE_DIGITS for c in s[4:])
+    assert fill("##L", random.Random(1)) == fill("##L", random.Random(1), lookalike=0.0)

@@ -82,6 +82,8 @@ def standard_driveby(seed: int = 1, width: int = 1280, height: int = 720, count:
     texts: list[str] = []
     while len(texts) < count:
         t = fill(rng.choice(("#LLL###", "LLL####", "#LLL###")), rng)
+        if t[0] == "0":  # California's 7-character serials start with 1-9 (a leading 0 is not issued)
+            t = rng.choice("123456789") + t[1:]
         if t not in texts:
             texts.append(t)
     vehicles, start = [], 0

@@ -3,7 +3,10 @@
 No permissive US plate templates exist offline, so plates are built from parts: a pale
 or gradient background with scenery shapes, the state name above, a slogan below, the
 serial in one of several plate-like fonts, stickers, bolt holes, stacked small
-characters and dealer frames. Every font used is listed in docs/provenance.md.
+characters, emblems and dealer frames. Every font used is listed in docs/provenance.md.
+
+Labels follow the real data's convention: the serial only. Stacked small characters,
+emblems and sticker text are drawn but never labelled, so the reader learns to skip them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from appliance.synth.ornaments import draw_emblem, draw_sticker
 from appliance.synth.serials import DIGITS, LETTERS, label_of, random_serial
 
 FONT_DIR = Path(__file__).parent / "fonts"
@@ -129,13 +133,9 @@ def _decorations(img: Image.Image, rng: random.Random, state: str, fg: tuple[int
         f = _font(rng.choice(DECOR_FONTS), rng.randint(18, 30))
         w = draw.textlength(slogan, font=f)
         draw.text(((PLATE_W - w) / 2 + rng.randint(-20, 20), PLATE_H - rng.randint(34, 44)), slogan, font=f, fill=_text_color(rng, fg))
-    for _ in range(rng.choice((0, 1, 1, 2))):  # registration stickers with small digits
-        sw, sh = rng.randint(38, 70), rng.randint(28, 45)
-        x = rng.choice((rng.randint(6, 30), PLATE_W - sw - rng.randint(6, 30)))
-        y = rng.choice((rng.randint(4, 20), PLATE_H - sh - rng.randint(4, 20)))
-        draw.rectangle([x, y, x + sw, y + sh], fill=_rgb(rng, 0, 255))
-        small = rng.choice(("JAN", "FEB", "MAR", "OCT", "NOV", "DEC")) if rng.random() < 0.4 else f"{rng.randint(0, 99):02d}"
-        draw.text((x + 3, y + 2), small, font=_font("OSP-DIN.ttf", sh - 8), fill=_rgb(rng, 0, 255))
+    sticker_font = rng.choice(DECOR_FONTS)
+    for _ in range(rng.choice((0, 1, 1, 2, 2, 3))):  # registration, county and year stickers
+        draw_sticker(img, rng, lambda size: _font(sticker_font, size), (PLATE_H // 4, PLATE_H * 3 // 4))
     for cx in (rng.choice((70, 90, 110)), PLATE_W - rng.choice((70, 90, 110))):  # bolt holes
         for cy in ((22, PLATE_H - 22) if rng.random() < 0.5 else (22,)):
             r = rng.randint(5, 9)
@@ -153,17 +153,30 @@ def _glyph_strip(text: str, font: ImageFont.FreeTypeFont, color, rng: random.Ran
     strip = Image.new("RGBA", (max(total, 8), asc + desc + 8), (0, 0, 0, 0))
     draw = ImageDraw.Draw(strip)
     x = 4.0
-    emblem = rng.random() < 0.25
+    emblem = rng.random() < 0.4
+    stroke = rng.choice((0, 0, 0, 1, 2, 3))  # stroke-width variety: embossed and bold faces
     for c, w in zip(text, widths):
         if c == " " and emblem:
-            r = w * 0.35
-            cy = asc * 0.6
-            draw.ellipse([x + w / 2 - r, cy - r, x + w / 2 + r, cy + r], fill=_rgb(rng, 0, 255))
+            top, bottom = asc * rng.uniform(0.05, 0.4), asc * rng.uniform(0.7, 1.0)
+            draw_emblem(strip, (x + w * 0.1, top, x + w * 0.9, bottom), _emblem_color(rng, color), rng,
+                        lambda size: _font(rng.choice(DECOR_FONTS), size))
         elif c != " ":
-            draw.text((x, 4), c, font=font, fill=color)
-            if rng.random() < 0.3:  # stroke-width variety: a faux-bold offset
-                draw.text((x + 1, 4), c, font=font, fill=color)
+            draw.text((x, 4), c, font=font, fill=color, stroke_width=stroke, stroke_fill=color)
         x += w + spacing
+    return strip
+
+
+def _emblem_color(rng: random.Random, fg) -> tuple[int, int, int]:
+    return fg if rng.random() < 0.4 else _rgb(rng, 0, 255)
+
+
+def _side_emblem(color, rng: random.Random) -> Image.Image:
+    """A large emblem beside the serial (a cowboy, whale, cactus or logo on real plates)."""
+    h = 120
+    w = int(h * rng.uniform(0.5, 1.1))
+    strip = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    draw_emblem(strip, (2, 2, w - 2, h - 2), _emblem_color(rng, color), rng,
+                lambda size: _font(rng.choice(DECOR_FONTS), size))
     return strip
 
 
@@ -180,28 +193,30 @@ def _stacked(text: str, color, rng: random.Random) -> Image.Image:
     return strip
 
 
-def _paste_serial(img: Image.Image, displayed: str, stack: str, stack_left: bool, fg, rng: random.Random) -> None:
-    """Fit the serial (and stacked characters) into the middle band of the plate."""
+def _paste_serial(img: Image.Image, displayed: str, left: Image.Image | None, right: Image.Image | None,
+                  fg, rng: random.Random) -> None:
+    """Fit the serial, with unlabelled items (stacked characters, emblems) on either side,
+    into the middle band of the plate."""
     font = _font(rng.choice(SERIAL_FONTS), rng.randint(110, 150))
     strip = _glyph_strip(displayed, font, fg, rng)
     bbox = strip.getbbox() or (0, 0, strip.width, strip.height)
     strip = strip.crop(bbox)
     target_h = int(PLATE_H * rng.uniform(0.42, 0.6))
-    side = _stacked(stack, fg, rng) if stack else None
-    max_w = PLATE_W * rng.uniform(0.7, 0.92) - (side.width * target_h / side.height * 0.5 + 10 if side else 0)
-    squeeze = rng.uniform(0.7, 1.05)
+    sides = [s.resize((max(4, int(s.width * target_h / s.height * 0.9)), target_h), Image.LANCZOS) if s else None
+             for s in (left, right)]
+    gap = rng.randint(3, 12)
+    side_w = sum(s.width + gap for s in sides if s)
+    max_w = max(PLATE_W * 0.3, PLATE_W * rng.uniform(0.74, 0.96) - side_w)
+    squeeze = rng.uniform(0.55, 1.05) if rng.random() < 0.3 else rng.uniform(0.7, 1.05)  # Virginia-narrow faces too
     w = min(max_w, strip.width * target_h / strip.height * squeeze)
     strip = strip.resize((max(4, int(w)), target_h), Image.LANCZOS)
-    total_w = strip.width + (int(side.width * target_h / side.height * 0.9) + 8 if side else 0)
-    x0 = int((PLATE_W - total_w) / 2 + rng.randint(-15, 15))
+    x0 = int((PLATE_W - strip.width - side_w) / 2 + rng.randint(-15, 15))
     y0 = int((PLATE_H - target_h) / 2 + rng.randint(-8, 12))
-    if side:
-        side = side.resize((max(4, int(side.width * target_h / side.height * 0.9)), target_h), Image.LANCZOS)
-        if stack_left:
-            img.paste(side, (x0, y0), side)
-            x0 += side.width + 8
-        else:
-            img.paste(side, (x0 + strip.width + 8, y0), side)
+    if sides[0]:
+        img.paste(sides[0], (x0, y0), sides[0])
+        x0 += sides[0].width + gap
+    if sides[1]:
+        img.paste(sides[1], (x0 + strip.width + gap, y0), sides[1])
     img.paste(strip, (x0, y0), strip)
 
 
@@ -223,16 +238,24 @@ def _frame(img: Image.Image, rng: random.Random) -> None:
 def render_plate(rng: random.Random, text: str | None = None, state: str | None = None) -> SynthPlate:
     """Render one plate face; `text` fixes the serial (separators allowed), else random."""
     state, displayed = (state or rng.choice(sorted(STATE_NAMES)), text) if text else random_serial(rng, state)
-    stack = ""
-    if text is None and rng.random() < 0.08 and len(label_of(displayed)) <= 6:
-        stack = "".join(rng.choice(LETTERS + DIGITS) for _ in range(rng.choice((2, 2, 3))))
-    stack_left = rng.random() < 0.4
     bg, fg = _palette(rng)
     img = _background(rng, bg)
     _decorations(img, rng, state, fg)
-    _paste_serial(img, displayed, stack, stack_left, fg, rng)
+    left, right = (_side_items(rng, fg, len(label_of(displayed))) if text is None else (None, None))
+    _paste_serial(img, displayed, left, right, fg, rng)
     if rng.random() < 0.25:
         _frame(img, rng)
-    body = label_of(displayed)
-    label = (stack + body) if stack_left else (body + stack)
-    return SynthPlate(np.asarray(img, dtype=np.uint8), label, state)
+    return SynthPlate(np.asarray(img, dtype=np.uint8), label_of(displayed), state)
+
+
+def _side_items(rng: random.Random, fg, length: int) -> tuple[Image.Image | None, Image.Image | None]:
+    """Unlabelled items beside the serial: stacked small characters and large emblems."""
+    items: list[Image.Image | None] = [None, None]
+    if rng.random() < 0.18 and length <= 7:
+        stack = "".join(rng.choice(LETTERS + DIGITS) for _ in range(rng.choice((2, 2, 2, 3))))
+        items[0 if rng.random() < 0.4 else 1] = _stacked(stack, _emblem_color(rng, fg) if rng.random() < 0.3 else fg, rng)
+    if rng.random() < 0.15 and length <= 7:
+        side = 0 if items[0] is None and rng.random() < 0.75 else 1
+        if items[side] is None:
+            items[side] = _side_emblem(fg, rng)
+    return items[0], items[1]

@@ -14,6 +14,11 @@ import string
 LETTERS = string.ascii_uppercase
 DIGITS = string.digits
 ALPHABET = DIGITS + LETTERS
+# Look-alikes the reader confuses on real plates (0/O/D/Q, 1/I/T, 8/B, 5/S, 2/Z, 6/G, C/G):
+# some serials draw their characters mostly from these so that position in the pattern is
+# not enough and the glyph shape must decide.
+LOOKALIKE_LETTERS = "ODQBSZIGCTEU"
+LOOKALIKE_DIGITS = "0185263"
 
 STATE_PATTERNS: dict[str, tuple[str, ...]] = {
     "CA": ("#LLL###",),
@@ -75,16 +80,20 @@ def pattern_for(state: str, rng: random.Random) -> str:
     return rng.choice(STATE_PATTERNS[state])
 
 
-def fill(pattern: str, rng: random.Random) -> str:
-    """Fill a pattern with random characters, keeping its separators."""
+def fill(pattern: str, rng: random.Random, lookalike: float = 0.0) -> str:
+    """Fill a pattern with random characters, keeping its separators.
+
+    Each character comes from the look-alike sets with probability `lookalike`.
+    """
     out = []
     for p in pattern:
+        near = lookalike > 0 and rng.random() < lookalike  # no draw when off: seeded texts stay
         if p == "#":
-            out.append(rng.choice(DIGITS))
+            out.append(rng.choice(LOOKALIKE_DIGITS if near else DIGITS))
         elif p == "L":
-            out.append(rng.choice(LETTERS))
+            out.append(rng.choice(LOOKALIKE_LETTERS if near else LETTERS))
         elif p == "*":
-            out.append(rng.choice(ALPHABET))
+            out.append(rng.choice(LOOKALIKE_LETTERS + LOOKALIKE_DIGITS if near else ALPHABET))
         else:
             out.append(p)
     return "".join(out)
@@ -108,7 +117,7 @@ def random_serial(rng: random.Random, state: str | None = None) -> tuple[str, st
         # Length balance: other states' formats and pure random strings of 2-8.
         n = rng.randint(2, 8)
         return state, "".join(rng.choice(ALPHABET) for _ in range(n))
-    return state, fill(pattern_for(state, rng), rng)
+    return state, fill(pattern_for(state, rng), rng, lookalike=0.6 if rng.random() < 0.3 else 0.0)
 
 
 def label_of(displayed: str) -> str:

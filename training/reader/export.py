@@ -1,6 +1,8 @@
 """Export the best reader checkpoint to ONNX (package data) and check it against torch.
 
-Usage: python -m training.reader.export [--run .cache/reader-run]
+Usage: python -m training.reader.export [--run .cache/reader-run] [--checkpoint best.pt]
+`--checkpoint last.pt` exports the run's final EMA weights (when validation ties, the
+annealed end of a cosine schedule is the steadier choice than the first step to reach it).
 Writes appliance/recognition/models/reader.onnx (opset 17, dynamic batch) with the
 alphabet and input size in its metadata.
 """
@@ -21,13 +23,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--run", type=Path, default=Path(".cache/reader-run"))
     p.add_argument("--out", type=Path, default=default_model_path())
+    p.add_argument("--checkpoint", default="best.pt", choices=["best.pt", "last.pt"])
     a = p.parse_args()
-    ck = torch.load(a.run / "best.pt", weights_only=False)
+    ck = torch.load(a.run / a.checkpoint, weights_only=False)
     model = Reader()
     model.load_state_dict(ck["ema"])
     export(model, torch.rand(4, 3, INPUT_H, INPUT_W), a.out, {0: "batch"},
            {"alphabet": ALPHABET, "blank": "0", "input": f"3x{INPUT_H}x{INPUT_W} RGB/255",
-            "step": str(ck["step"]), "val_exact": f"{ck['val']:.4f}"})
+            "step": str(ck["step"]),
+            "val_exact": f"{ck['val']:.4f}" if "val" in ck else "last.pt: see the run's train.log"})
 
 
 if __name__ == "__main__":
