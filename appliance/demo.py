@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import secrets
 import tempfile
 import threading
@@ -30,6 +29,7 @@ import cv2
 import pyotp
 from werkzeug.serving import make_server
 
+from appliance.atomic_file import replace_file
 from appliance import totp, training, users
 from appliance.config import Config
 from appliance.hub import tokens
@@ -79,12 +79,7 @@ def demo_config(data: Path, port: int) -> Config:
 
 def write_json_atomic(path: Path, payload: dict) -> None:
     """Write JSON to a temp file in the same folder, fsync, then rename over `path`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".demo-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_file(path, json.dumps(payload, indent=2), mode=0o600)  # it holds the demo password
 
 
 def wait_until_answering(url: str, timeout: float = 30.0) -> None:

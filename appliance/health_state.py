@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from appliance.atomic_file import replace_file
 from firmware.edge import FrameChecks, led_pattern
 from firmware.health import HealthReport, Level, read_health
 from firmware.periodic import Periodic
@@ -148,9 +148,7 @@ class EdgeHealth:
         if self.folder is None:
             return
         try:
-            tmp = self.folder / (SNAPSHOT_FILE + ".tmp")
-            tmp.write_text(json.dumps(snap, default=str))
-            os.replace(tmp, self.folder / SNAPSHOT_FILE)
+            replace_file(self.folder / SNAPSHOT_FILE, json.dumps(snap, default=str))
         except OSError as exc:  # a full disk must not stop the LED
             log.warning("could not write %s: %s", SNAPSHOT_FILE, exc)
 

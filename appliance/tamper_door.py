@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from appliance.atomic_file import replace_file
 from appliance.store.times import to_rfc3339
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,7 @@ class TamperLock:
 
     def lock(self, at: datetime, record_id: str, device: str) -> None:
         """Set the lock (atomically: a reader never sees half a file)."""
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"since": to_rfc3339(at), "record": record_id, "device": device}))
-        os.replace(tmp, self.path)
+        replace_file(self.path, json.dumps({"since": to_rfc3339(at), "record": record_id, "device": device}))
 
     def clear(self, store: Any, username: str, client: str, *, agency: str = "", reason: str = "",
               at: datetime | None = None) -> str:

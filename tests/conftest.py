@@ -50,3 +50,11 @@ def _store_key_in_tmp(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path_factory.mktemp("credentials")))
     # and `alpr run` started by a test writes its health mark (alpr update) there, not in /run/alpr
     monkeypatch.setenv("ALPR_UPDATE__HEALTH_FILE", str(tmp_path_factory.mktemp("run") / "health.json"))
+
+
+@pytest.fixture
+def hub():
+    """A real recording hub on loopback (appliance/hub/testhub.py), stopped after the test."""
+    from appliance.hub.testhub import RecordingHub
+    with RecordingHub() as h:
+        yield h

@@ -182,7 +182,7 @@ def test_a_renewed_file_keeps_the_owner_of_the_one_it_replaces(tmp_path):
     """The renewal timer runs as root; the alpr user must still read what it wrote."""
     import os
 
-    from appliance.provision.enrol import keep_owner
+    from appliance.atomic_file import keep_owner
     old, new = tmp_path / "old.crt", tmp_path / "new.crt"
     old.write_text("old")
     new.write_text("new")

@@ -8,7 +8,6 @@ hub sees it as a gap in the heartbeat seq.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -21,23 +20,10 @@ from appliance.hub.testhub import RecordingHub, wait_until
 from appliance.pipeline import DropOldestQueue, Health
 from appliance.runtime import build_forwarder
 from test_access_control import app, clock, folder, sign_in, store_of  # noqa: F401 (fixtures)
-from test_store import T0, make_read, open_store, pattern
+from test_store import T0, make_read, pattern, store  # noqa: F401 (fixture)
 
 SENSORS = {"cpu_temp_c": 61.5, "throttling": None, "disk": {"used_fraction": 0.4}, "emmc": None,
            "clock_synced": True, "level": "ok", "reasons": []}
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    s = open_store(tmp_path / "store")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def hub():
-    with RecordingHub() as h:
-        yield h
 
 
 def pipeline_stub():

@@ -8,7 +8,6 @@ list and index and skipped, unknown fields kept, and one transaction for all lis
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,7 @@ from appliance.hotlists.repository import MatcherCache, import_log, lists_versio
 from appliance.hub.forwarder import Forwarder
 from appliance.hub.hotlist_sync import HotlistSync, kept_fields, sync_status
 from appliance.hub.testhub import RecordingHub, wait_until
-from test_store import T0, make_read, open_store
+from test_store import T0, make_read, store  # noqa: F401 (fixture)
 
 
 def body(*lists: dict) -> dict:
@@ -40,19 +39,6 @@ class Clock:
 
     def __call__(self):
         return self.now
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    s = open_store(tmp_path / "store")
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def hub():
-    with RecordingHub() as h:
-        yield h
 
 
 @pytest.fixture

@@ -47,12 +47,6 @@ def store(tmp_path: Path):
     s.close()
 
 
-@pytest.fixture
-def hub():
-    with RecordingHub() as h:
-        yield h
-
-
 def forwarder(store: Store, hub: RecordingHub, **kw) -> Forwarder:
     kw.setdefault("timeout_s", 2.0)
     kw.setdefault("sleep", lambda s: None)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 from flask import Blueprint, Response, render_template
 
 from appliance.audit import records
+from appliance.csv_cells import spreadsheet_safe
 from webui import recording
 from webui.state import web_state
 
@@ -21,12 +21,6 @@ bp = Blueprint("audit", __name__)
 ON_PAGE = 200
 COLUMNS = ("n", "id", "at", "username", "agency", "action", "query", "purpose_category", "purpose_text",
            "case_number", "client", "outcome", "result_count", "result_ids", "review", "prev_hash", "hash")
-
-
-def _cell(value) -> str:
-    """CSV text that a spreadsheet shows as text, never runs as a formula."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False) if isinstance(value, (dict, list)) else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 @bp.route("/audit")
@@ -56,7 +50,7 @@ def export():
     w.writerow(COLUMNS)
     for r in records.all_records(store):
         d = records.as_dict(r)
-        w.writerow([_cell(d[c]) for c in COLUMNS])
+        w.writerow([spreadsheet_safe(d[c]) for c in COLUMNS])
     name = f"access-records-{web_state().clock().strftime('%Y%m%dT%H%M%SZ')}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

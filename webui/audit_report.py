@@ -16,8 +16,8 @@ from flask import Blueprint, Response, render_template, request
 
 from appliance import training, users
 from appliance.audit import records, report
+from appliance.csv_cells import spreadsheet_safe
 from webui import recording
-from webui.audit import _cell
 from webui.state import web_state
 
 bp = Blueprint("audit_report", __name__)
@@ -104,6 +104,6 @@ def csv_export():
     out = io.StringIO()
     w = csv.writer(out)
     for i, row in enumerate(report.csv_rows(_rows(filters))):
-        w.writerow(row if i == 0 else [_cell(v) for v in row])
+        w.writerow(row if i == 0 else [spreadsheet_safe(v) for v in row])
     name = f"audit-report-{web_state().clock().strftime('%Y%m%dT%H%M%SZ')}.csv"
     return Response(out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

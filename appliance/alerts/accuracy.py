@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from appliance.alerts.model import OUTCOMES, Alert
+from appliance.csv_cells import spreadsheet_safe
 
 __all__ = ["Tally", "AccuracyReport", "accuracy", "lookalike_pairs", "to_csv"]
 
@@ -77,15 +78,10 @@ def to_csv(report: AccuracyReport) -> str:
         + [("lookalike_pair", k, v) for k, v in sorted(report.pairs.items())] \
         + [("kind", k, v) for k, v in sorted(report.kinds.items())]
     for group, name, t in rows:
-        w.writerow([group, _safe(name), t.alerts, t.acknowledged, *(t.outcomes[o] for o in OUTCOMES),
+        w.writerow([group, spreadsheet_safe(name), t.alerts, t.acknowledged, *(t.outcomes[o] for o in OUTCOMES),
                     _pct(t.rate("misread")), _pct(t.rate("stale_entry"))])
     return out.getvalue()
 
 
 def _pct(x: float | None) -> str:
     return "" if x is None else f"{x:.4f}"
-
-
-def _safe(text: str) -> str:
-    """No spreadsheet formulas from list names (CSV injection)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -12,7 +12,6 @@ mutual TLS, so a device that renews in time never needs a new token.
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from appliance.atomic_file import replace_file
 from appliance.hub.est import CACERTS, PKCS10, SIMPLEENROLL, SIMPLEREENROLL, EstFormatError, decode_certs, encode_csr
 from appliance.hub.tls import check_hub_url, describe_failure, hub_session
 from appliance.provision.certs import make_csr
@@ -150,21 +150,5 @@ def _accept(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, ca_file: Pa
 
 
 def _write_public(path: Path, data: bytes) -> None:
-    """Write via a temporary file and rename, so a power cut never leaves half a certificate."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.new")
-    tmp.write_bytes(data)
-    os.chmod(tmp, 0o644)
-    keep_owner(tmp, path)
-    os.replace(tmp, path)
-
-
-def keep_owner(new: Path, old: Path) -> None:
-    """Give `new` the owner and group of the file it replaces, so a renewal run as root leaves
-    the certificate (or key) readable by the service that read the old one."""
-    try:
-        st = old.stat()
-    except FileNotFoundError:
-        return
-    if (st.st_uid, st.st_gid) != (new.stat().st_uid, new.stat().st_gid):
-        os.chown(new, st.st_uid, st.st_gid)
+    """A certificate, replaced whole (a power cut never leaves half of one), keeping its owner."""
+    replace_file(path, data, mode=0o644, same_owner=True)

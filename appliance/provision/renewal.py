@@ -23,7 +23,8 @@ from pathlib import Path
 from cryptography import x509
 
 from appliance.config import Config
-from appliance.provision.enrol import EnrolmentError, Expiry, expiry, keep_owner, renew
+from appliance.atomic_file import keep_owner
+from appliance.provision.enrol import EnrolmentError, Expiry, expiry, renew
 from appliance.serve import CERT_NAME, KEY_NAME, ensure_self_signed
 
 log = logging.getLogger(__name__)

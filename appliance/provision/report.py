@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from appliance.atomic_file import replace_file
 from appliance.config import Config
 from appliance.provision.checks import Check
 
@@ -106,8 +106,4 @@ Provisioned {e(r["created_at"])} with alpr-appliance {e(r["software_version"])}.
 
 
 def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    replace_file(path, text, mode=0o644)

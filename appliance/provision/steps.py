@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import re
 import secrets
 from collections.abc import Callable
@@ -23,6 +22,7 @@ import pyotp
 from argon2 import PasswordHasher
 
 from appliance import training, users
+from appliance.atomic_file import replace_file
 from appliance.config import Config, SECTIONS, build, check_value, config_fields, load_config
 from appliance.errors import AccountError, AlprError, ConfigError
 from appliance.passwords import check_password
@@ -121,11 +121,7 @@ def config_file(ctx: Context) -> Check:
             return failed(name, "; ".join(problems), path=str(path))
         return ok(name, f"would write {path}", path=str(path))
     text = to_toml(ctx.answers.config)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.chmod(tmp, 0o644)  # no secret goes in the config (STYLE 8); the service must read it
-    os.replace(tmp, path)
+    replace_file(path, text, mode=0o644)  # no secret goes in the config (STYLE 8); the service must read it
     if problems:
         return failed(name, f"written with {len(problems)} problem(s), fix them and run `alpr config check "
                             f"{path}`: " + "; ".join(problems), path=str(path))

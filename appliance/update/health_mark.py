@@ -19,14 +19,12 @@ from typing import Any
 from firmware.periodic import Periodic
 
 log = logging.getLogger(__name__)
+from appliance.atomic_file import replace_file
 
 
 def write_mark(path: Path, version: str, at: float | None = None) -> None:
     """Replace the mark atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps({"version": version, "pid": os.getpid(), "at": time.time() if at is None else at}))
-    os.replace(tmp, path)
+    replace_file(path, json.dumps({"version": version, "pid": os.getpid(), "at": time.time() if at is None else at}))
 
 
 def read_mark(path: Path) -> dict[str, Any] | None:
