@@ -1,6 +1,6 @@
 """The US plate-format check lowers confidence on impossible strings, never discards them."""
 
-from appliance.recognition.plate_format import check, format_bonus
+from appliance.recognition.plate_format import check, format_bonus, vanity_zeros
 
 
 def test_california_serial_matches_ca():
@@ -26,3 +26,32 @@ def test_empty_and_repeated():
 
 def test_format_bonus_breaks_ties_toward_state_formats():
     assert format_bonus("7ABC123") > format_bonus("7ABCI23")
+
+
+def test_vanity_plates_spell_the_round_glyph_zero():
+    # No state issues these strings, so they are vanity plates: O and 0 are one glyph
+    # there, and plate records write 0.
+    assert vanity_zeros("OLDGRL") == "0LDGRL"
+    assert vanity_zeros("OUTFR0NT") == "0UTFR0NT"
+
+
+def test_a_state_serial_keeps_its_letter_o():
+    assert check("NOX218").states  # three letters, three digits
+    assert vanity_zeros("NOX218") == "NOX218"
+    assert vanity_zeros("7ABC123") == "7ABC123"
+
+
+def test_the_reader_keeps_the_o_spelling_as_an_alternative():
+    import numpy as np
+
+    from appliance.recognition.reader import ALPHABET, decode
+
+    text = "OLDGRL"
+    probs = np.full((32, len(ALPHABET) + 1), 1e-4, np.float32)
+    probs[:, 0] = 1.0
+    for i, c in enumerate(text):
+        probs[2 + 4 * i] = 1e-4
+        probs[2 + 4 * i, ALPHABET.index(c) + 1] = 0.97
+    r = decode(probs)
+    assert r.text == "0LDGRL"
+    assert "OLDGRL" in [a.text for a in r.alternatives]

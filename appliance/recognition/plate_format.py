@@ -54,6 +54,22 @@ def check(text: str) -> FormatCheck:
     return FormatCheck(1.0, states, "")
 
 
+def vanity_zeros(text: str) -> str:
+    """Write a vanity plate's round O as 0, the way US plate records spell it.
+
+    Most states print O and 0 with one glyph, and plate records spell that glyph 0 in
+    vanity plates: in the openalpr-us training and validation labels, 35 of 441 crops
+    have a 0 in a string no state format issues, and not one such string has an O. A reader cannot tell the two apart
+    there, so a string that no state's standard format issues gets 0 for O. A string some
+    state issues keeps its O: its format says which positions hold letters (NOX218).
+    The O stays among the reading's alternatives (confusables), so hotlist matching is
+    unaffected.
+    """
+    if "O" not in text or check(text).states:
+        return text
+    return text.replace("O", "0")
+
+
 def format_bonus(text: str) -> float:
     """A small multiplicative tie-breaker for ranking alternatives (1.0 to 1.05)."""
     return 1.05 if check(text).states else 1.0

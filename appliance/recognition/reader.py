@@ -87,7 +87,7 @@ def _alternatives(cands: list[list[tuple[str, float]]], text: str) -> tuple[Alte
 def decode(probs: np.ndarray) -> TextReading:
     """Turn one crop's (T,C) probabilities into text, confidences and alternatives."""
     segs = _segments(probs)
-    text = "".join(ALPHABET[k - 1] for k, _ in segs)
+    text = plate_format.vanity_zeros("".join(ALPHABET[k - 1] for k, _ in segs))
     char_conf = tuple(float(probs[t, k]) for k, t in segs)
     fmt = plate_format.check(text)
     confidence = (min(char_conf) if char_conf else 0.0) * fmt.factor
