@@ -21,10 +21,6 @@ class ConfigError(AlprError, ValueError):
         self.errors = list(errors) if errors else [message]
 
 
-class NotBuiltError(AlprError, NotImplementedError):
-    """A feature a later issue delivers; the message says which and what to use meanwhile."""
-
-
 class StoreError(AlprError, RuntimeError):
     """The store cannot do what was asked: closed, newer schema, duplicate read, unusable folder."""
 

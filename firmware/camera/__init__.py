@@ -12,7 +12,6 @@ import inspect
 
 from firmware.camera.base import (
     BackendMissing,
-    BackendNotBuilt,
     Camera,
     CameraConfigError,
     CameraError,
@@ -30,23 +29,13 @@ BACKENDS: dict[str, str] = {
     "replay": "firmware.camera.replay:ReplayCamera",
 }
 
-# Backends whose module a later issue writes: what to say until then (none left).
-_PLANNED: dict[str, str] = {}
-
 
 def make_camera(backend: str, **options) -> Camera:
     """Build the camera backend named `backend` with `options` (its constructor's keywords)."""
     if backend not in BACKENDS:
         raise CameraConfigError(f"camera backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
     module_name, class_name = BACKENDS[backend].split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name or backend not in _PLANNED:
-            raise
-        raise BackendNotBuilt(
-            f"camera backend {backend!r} is not built yet (issue #10); {_PLANNED[backend]}. "
-            "Use 'opencv' (USB, RTSP) or 'replay' meanwhile") from None
+    module = importlib.import_module(module_name)
     cls = getattr(module, class_name)
     try:
         inspect.signature(cls).bind(**options)
@@ -57,7 +46,7 @@ def make_camera(backend: str, **options) -> Camera:
 
 
 __all__ = [
-    "BACKENDS", "BackendMissing", "BackendNotBuilt", "Camera", "CameraConfigError", "CameraError", "CameraFailed",
+    "BACKENDS", "BackendMissing", "Camera", "CameraConfigError", "CameraError", "CameraFailed",
     "CameraStatus", "CameraUnavailable", "Clock", "Frame", "ManualClock", "SystemClock",
     "clock_synced", "make_camera",
 ]

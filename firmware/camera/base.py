@@ -50,10 +50,6 @@ class BackendMissing(CameraError, ImportError):
     """The library a backend needs is not installed here; the message says what to install."""
 
 
-class BackendNotBuilt(CameraError, NotImplementedError):
-    """A camera backend that a later issue delivers; the message says which and what to use."""
-
-
 @dataclass(frozen=True)
 class CameraStatus:
     """What the health page and the watchdog want to know about a camera."""
