@@ -111,3 +111,30 @@ def test_lookalike_serials_keep_the_pattern():
         assert all(c in LOOKALIKE_LETTERS for c in s[:3]) and s[3] == " "
         assert all(c in LOOKALIKE_DIGITS for c in s[4:])
     assert fill("##L", random.Random(1)) == fill("##L", random.Random(1), lookalike=0.0)
+
+
+def test_a_holder_frames_the_plate_on_all_four_sides():
+    from appliance.synth.degrade import in_holder
+
+    plate = render_plate(random.Random(2)).image
+    held = in_holder(plate, random.Random(5))
+    h, w = plate.shape[:2]
+    assert held.shape[0] > h and held.shape[1] > w
+    # the plate sits inside, untouched except where the bevel line may run
+    top = (held.shape[0] - h)
+    inside = [held[y:y + h, x:x + w] for y in range(top + 1) for x in range(held.shape[1] - w + 1)]
+    assert any(np.mean(np.all(c == plate, axis=-1)) > 0.95 for c in inside)
+
+
+def test_engine_cuts_come_from_training_scenes_only():
+    import pytest
+
+    from training.reader.scene_cuts import scene_cuts
+    from training.splits import US_SCENES
+
+    if not US_SCENES.is_dir():
+        pytest.skip("needs ../shared/data")
+    with pytest.raises(ValueError, match="leave-out"):
+        scene_cuts("test")
+    cuts = scene_cuts("val")
+    assert cuts and all(img.shape == (128, 256, 3) and text.isalnum() for img, text in cuts)

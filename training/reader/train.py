@@ -24,7 +24,8 @@ import torch
 from torch import nn
 
 from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W
-from appliance.synth.degrade import training_sample
+from appliance.recognition.plate_format import vanity_zeros
+from appliance.synth.degrade import degrade, training_sample
 from training.reader.model import Reader
 from training.loop import ema_update, lr_at, resume, save_last, setup_logging
 from training.splits import crops_in
@@ -33,13 +34,25 @@ log = logging.getLogger("train")
 CHAR_INDEX = {c: i + 1 for i, c in enumerate(ALPHABET)}
 
 
-def load_real(split: str) -> list[tuple[np.ndarray, str]]:
-    """Real crops of a split as RGB arrays with labels."""
+def load_real(split: str, with_cuts: bool) -> list[tuple[np.ndarray, str, bool]]:
+    """Real crops of a split as RGB arrays with labels, and whether each is an engine cut.
+
+    Tight crops get a detector-like re-crop when augmented; engine cuts of the split's
+    scenes (training/reader/scene_cuts.py) already are detector cuts and are only degraded.
+    """
     out = []
     for c in crops_in(split):
         img = cv2.imread(str(c.path), cv2.IMREAD_COLOR)
-        out.append((cv2.cvtColor(img, cv2.COLOR_BGR2RGB), c.plate))
+        out.append((cv2.cvtColor(img, cv2.COLOR_BGR2RGB), c.plate, False))
+    if with_cuts:
+        from training.reader.scene_cuts import scene_cuts
+        out.extend((img, plate, True) for img, plate in scene_cuts(split))
     return out
+
+
+def as_input(img: np.ndarray) -> np.ndarray:
+    """Plain resize to the reader's input, as at inference."""
+    return cv2.resize(img, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA)
 
 
 class Batches:
@@ -63,10 +76,11 @@ class Batches:
         n_real = int(round(self.batch * self.real_frac(self.step))) if self.real else 0
         idx = np.random.default_rng(self.rng.getrandbits(32)).integers(0, len(self.images), self.batch - n_real)
         imgs = [self.images[i] for i in idx]
-        labels = [str(self.labels[i]) for i in idx]
+        # Synthetic labels follow the real records' spelling: a vanity plate's O is 0.
+        labels = [vanity_zeros(str(self.labels[i])) for i in idx]
         for _ in range(n_real):
-            img, text = self.rng.choice(self.real)
-            imgs.append(training_sample(img, self.rng, INPUT_W, INPUT_H))
+            img, text, cut = self.rng.choice(self.real)
+            imgs.append(as_input(degrade(img, self.rng)) if cut else training_sample(img, self.rng, INPUT_W, INPUT_H))
             labels.append(text)
         return np.stack(imgs), labels
 
@@ -100,10 +114,10 @@ def greedy(probs: np.ndarray) -> list[str]:
 def evaluate(model: nn.Module, real: list) -> float:
     """Exact-match accuracy on real crops (plain resize, as at inference)."""
     model.eval()
-    imgs = np.stack([cv2.resize(img, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA) for img, _ in real])
+    imgs = np.stack([as_input(img) for img, _, _ in real])
     with torch.no_grad():
-        pred = greedy(model(to_tensor(imgs)).numpy())
-    return sum(p == t for p, (_, t) in zip(pred, real)) / max(1, len(real))
+        pred = [vanity_zeros(t) for t in greedy(model(to_tensor(imgs)).numpy())]
+    return sum(p == t for p, (_, t, _) in zip(pred, real)) / max(1, len(real))
 
 
 
@@ -117,6 +131,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--real-frac", type=float, default=0.3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--scene-cuts", action="store_true",
+                   help="also train (and validate) on the engine's cuts of the US training (validation) scenes")
     p.add_argument("--init", type=Path, help="fine-tune: start from this checkpoint's EMA weights (a new run folder)")
     a = p.parse_args()
     setup_logging(a.run)
@@ -128,7 +144,8 @@ def main() -> None:
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
     step, best, elapsed = resume(a.run, model, ema, opt)
-    real_train, real_val = load_real("train"), load_real("val")
+    real_train, real_val = load_real("train", a.scene_cuts), load_real("val", a.scene_cuts)
+    log.info("real: %d training, %d validation crops (engine cuts of scenes: %s)", len(real_train), len(real_val), a.scene_cuts)
     # Synthetic only for the first 10 % of steps (unless fine-tuning), then real crops
     # at --real-frac of every batch.
     start, warm = step, 0 if a.init else a.steps // 10
