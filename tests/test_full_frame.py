@@ -32,13 +32,15 @@ def test_synthetic_plates_found_and_read(recognizer):
 
 
 def test_no_plate_no_read(recognizer):
-    """Frames without plates, many with timestamps and sign text: at most 1 in 10 gives a read.
+    """Frames without plates, many with timestamps and sign text: at most 1 read in 10 frames.
 
-    Measured with the shipped models: 3 false reads in these 30 frames (sign words such
-    as ONE WAY); the tracker's min_frames rule drops most such brief sightings.
+    Measured with the shipped models: 6 false reads in these 90 frames (sign words such
+    as ONE WAY, EXIT12; single characters at confidence < 0.3); the tracker's min_frames
+    rule drops most such brief sightings. 90 frames, not 30, so that a change in how the
+    renderer draws its random scenes does not swing the rate by a third.
     """
-    false = sum(len(recognizer.read_frame(_scene(200 + seed, []).image)) for seed in range(30))
-    assert false <= 3
+    false = sum(len(recognizer.read_frame(_scene(200 + seed, []).image)) for seed in range(90))
+    assert false <= 9
 
 
 def test_decode_peaks_map_back_to_frame_pixels():

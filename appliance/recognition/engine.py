@@ -59,6 +59,17 @@ def usable_corners(d: Detection) -> np.ndarray:
     return quad
 
 
+def first_cuts(d: Detection) -> tuple[np.ndarray, np.ndarray]:
+    """The two first cuts of a detection: its corner quad widened, and its box grown."""
+    return widen(usable_corners(d)), widen(box_corners(d.box), BOX_GROWTH)
+
+
+def recut(quad: np.ndarray, probs: np.ndarray) -> np.ndarray | None:
+    """The re-cut of `quad` on where its read's characters peaked, or None (too few read)."""
+    ext = text_extent(peak_frames(probs), len(probs))
+    return None if ext is None else refit(quad, ext, CROP_W, CROP_H)
+
+
 def plate_shaped(d: Detection) -> bool:
     bw, bh = d.box[2] - d.box[0], d.box[3] - d.box[1]
     return bh > 0 and MIN_ASPECT <= bw / bh <= MAX_ASPECT
@@ -105,10 +116,9 @@ class Recognizer:
         character) and the padded box. Re-cuts fix the detector's scale error on small
         plates (US training/validation scenes 39 -> 45 of 52 exact; leave-out never tuned on).
         """
-        quads = [q for d in dets for q in (widen(usable_corners(d)), widen(box_corners(d.box), BOX_GROWTH))]
+        quads = [q for d in dets for q in first_cuts(d)]
         first = self.reader.probabilities([rectify(frame, q, 0.0) for q in quads])
-        again = [(i // 2, refit(q, ext, CROP_W, CROP_H)) for i, (q, p) in enumerate(zip(quads, first))
-                 if (ext := text_extent(peak_frames(p), len(p))) is not None]
+        again = [(i // 2, r) for i, (q, p) in enumerate(zip(quads, first)) if (r := recut(q, p)) is not None]
         second = self.reader.probabilities([rectify(frame, q, 0.0) for _, q in again])
         reads: list[list[TextReading]] = [[decode(first[2 * i]), decode(first[2 * i + 1])] for i in range(len(dets))]
         for (i, _), p in zip(again, second):

@@ -15,8 +15,7 @@ import numpy as np
 
 from appliance.recognition import engine
 from appliance.recognition.detector import PlateDetector, iou
-from appliance.recognition.reader import PlateReader, peak_frames
-from appliance.recognition.recut import refit, text_extent
+from appliance.recognition.reader import PlateReader
 from training.splits import US_SCENES, scene_split_of
 
 MIN_IOU = 0.3  # a detection this close to the labelled box is "the plate"
@@ -30,12 +29,11 @@ def _labelled_box(txt_line: str) -> tuple[tuple[float, float, float, float], str
 
 def cuts_of(frame: np.ndarray, det, reader: PlateReader) -> list[np.ndarray]:
     """The engine's two first cuts of one detection and their re-cuts (RGB)."""
-    quads = [engine.widen(engine.usable_corners(det)), engine.widen(engine.box_corners(det.box), engine.BOX_GROWTH)]
+    quads = engine.first_cuts(det)
     crops = [engine.rectify(frame, q, 0.0) for q in quads]
     for q, p in zip(quads, reader.probabilities(crops)):
-        ext = text_extent(peak_frames(p), len(p))
-        if ext is not None:
-            crops.append(engine.rectify(frame, refit(q, ext, engine.CROP_W, engine.CROP_H), 0.0))
+        if (again := engine.recut(q, p)) is not None:
+            crops.append(engine.rectify(frame, again, 0.0))
     return [cv2.cvtColor(c, cv2.COLOR_BGR2RGB) for c in crops]
 
 
