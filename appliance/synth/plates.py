@@ -29,8 +29,6 @@ SERIAL_FONTS = (
     "LiberationSansNarrow-Regular.ttf", "LiberationSansNarrow-Bold.ttf",
     "PTN57F.ttf", "PTN77F.ttf", "NimbusSansNarrow-Regular.otf", "NimbusSansNarrow-Bold.otf",
     "texgyreheroscn-bold.otf", "DejaVuSansCondensed-Bold.ttf",
-    # Serif serials: Virginia's and older plates' faces (the leave-out crops' worst state).
-    "DejaVuSerifCondensed-Bold.ttf", "C059-Bold.otf",
 )
 DECOR_FONTS = SERIAL_FONTS + ("DejaVuSerifCondensed-Bold.ttf", "DejaVuSerifCondensed-Italic.ttf")
 
