@@ -1,11 +1,13 @@
 """The rig under test: read from a rig TOML file or built as the simulated rig, plus the
-lock that keeps two runs off one rig. Imported by conftest.py (not a test module)."""
+lock that keeps two runs off one rig, and the waits the rig tests share. Imported by conftest.py
+and the tests (not a test module)."""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,3 +125,19 @@ class RigLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def wait_for(predicate, timeout: float = 2.0) -> bool:
+    """Poll `predicate` every 5 ms until true or `timeout` s pass (rig tests run in real time)."""
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return predicate()
+
+
+def need_loop(rig: Rig, out: str, inp: str) -> None:
+    """Skip the calling test unless the rig wires output `out` back to input `inp`."""
+    import pytest
+
+    if rig.loopback.get(out) != inp:
+        pytest.skip(f"rig {rig.name!r} does not wire {out} to {inp} ([loopback] in the rig file)")

@@ -12,18 +12,7 @@ import pytest
 from firmware.camera import make_camera
 from firmware.install_checks import ir_switch_works
 from firmware.io import IoPins, make_io
-
-
-def wait_for(predicate, timeout=2.0):
-    deadline = time.monotonic() + timeout
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.005)
-    return predicate()
-
-
-def need_loop(rig, out, inp):
-    if rig.loopback.get(out) != inp:
-        pytest.skip(f"rig {rig.name!r} does not wire {out} to {inp} ([loopback] in the rig file)")
+from hwrig import need_loop, wait_for
 
 
 @pytest.fixture
