@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W
+from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W, decode
 from appliance.recognition.plate_format import vanity_zeros
 from appliance.synth.degrade import degrade, training_sample
 from training.reader.model import Reader
@@ -98,25 +98,12 @@ def to_tensor(imgs: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div_(255.0)
 
 
-def greedy(probs: np.ndarray) -> list[str]:
-    """Greedy CTC decode of (N,T,C) probabilities."""
-    out = []
-    for seq in probs.argmax(-1):
-        prev, chars = 0, []
-        for k in seq:
-            if k != prev and k != 0:
-                chars.append(ALPHABET[k - 1])
-            prev = k
-        out.append("".join(chars))
-    return out
-
-
 def evaluate(model: nn.Module, real: list) -> float:
-    """Exact-match accuracy on real crops (plain resize, as at inference)."""
+    """Exact-match accuracy on real crops, preprocessed and decoded as the device does."""
     model.eval()
     imgs = np.stack([as_input(img) for img, _, _ in real])
     with torch.no_grad():
-        pred = [vanity_zeros(t) for t in greedy(model(to_tensor(imgs)).numpy())]
+        pred = [decode(p).text for p in model(to_tensor(imgs)).numpy()]
     return sum(p == t for p, (_, t, _) in zip(pred, real)) / max(1, len(real))
 
 
