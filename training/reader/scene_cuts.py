@@ -13,18 +13,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from appliance.datasets import read_openalpr_folder
 from appliance.recognition import engine
 from appliance.recognition.detector import PlateDetector, iou
 from appliance.recognition.reader import PlateReader
 from training.splits import US_SCENES, scene_split_of
 
 MIN_IOU = 0.3  # a detection this close to the labelled box is "the plate"
-
-
-def _labelled_box(txt_line: str) -> tuple[tuple[float, float, float, float], str]:
-    _, x, y, w, h, plate = txt_line.split()[:6]
-    x0, y0 = float(x), float(y)
-    return (x0, y0, x0 + float(w), y0 + float(h)), plate.upper()
 
 
 def cuts_of(frame: np.ndarray, det, reader: PlateReader) -> list[np.ndarray]:
@@ -43,15 +38,14 @@ def scene_cuts(split: str = "train") -> list[tuple[np.ndarray, str]]:
         raise ValueError("the leave-out scenes are never used for training")
     reader, detector = PlateReader(), PlateDetector()
     out: list[tuple[np.ndarray, str]] = []
-    for jpg in sorted(US_SCENES.glob("*.jpg")):
-        if scene_split_of(jpg.name) != split:
+    for scene in read_openalpr_folder(US_SCENES):
+        if scene_split_of(scene.path.name) != split:
             continue
-        frame = cv2.imread(str(jpg), cv2.IMREAD_COLOR)
-        for line in jpg.with_suffix(".txt").read_text().splitlines():
-            if not line.strip():
-                continue
-            box, plate = _labelled_box(line)
-            dets = [d for d in detector.detect(frame) if iou(d.box, box) >= MIN_IOU]
+        frame = cv2.imread(str(scene.path), cv2.IMREAD_COLOR)
+        found = detector.detect(frame)
+        for (x, y, w, h), plate in zip(scene.boxes, scene.plates):
+            box = (x, y, x + w, y + h)
+            dets = [d for d in found if iou(d.box, box) >= MIN_IOU]
             if dets:
                 best = max(dets, key=lambda d: iou(d.box, box))
                 out.extend((c, plate) for c in cuts_of(frame, best, reader))
