@@ -57,7 +57,7 @@ def password():
     form = PasswordForm()
     state = web_state()
     if not form.validate_on_submit():
-        flash("Password not changed: " + _errors(form))
+        flash("Password not changed: " + form_errors(form))
     elif not _current_password_ok(form.current.data):
         flash(f"Password not changed: {WRONG}")
     else:
@@ -111,5 +111,6 @@ def _current_password_ok(password: str) -> bool:
                         now=state.clock()) is not None
 
 
-def _errors(form: FlaskForm) -> str:
+def form_errors(form: FlaskForm) -> str:
+    """A form's validation errors as one flash line: "Label: error; Label: error"."""
     return "; ".join(f"{getattr(form, n).label.text}: {' '.join(e)}" for n, e in form.errors.items())

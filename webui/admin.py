@@ -19,11 +19,12 @@ from wtforms.validators import DataRequired, Length, Optional
 from appliance import training
 from appliance import users as accounts
 from appliance.errors import AccountError
+from appliance.user_command import GENERATED_BYTES
+from webui.account import form_errors
 from webui.state import web_state
 
 bp = Blueprint("admin", __name__)
 
-GENERATED_BYTES = 18  # 24 URL-safe characters, as `alpr user create` makes them
 ROLE_CHOICES = list(accounts.ROLES)  # plain values: the templates write the labels
 
 
@@ -49,7 +50,7 @@ def create():
     """Create an account with a typed password (AC-5 rules) or a generated one, shown once."""
     form = CreateForm()
     if not form.validate_on_submit():
-        flash("To create a user give a username and a role: " + _errors(form))
+        flash("To create a user give a username and a role: " + form_errors(form))
         return redirect(url_for("admin.users"))
     state = web_state()
     typed = form.password.data or ""
@@ -68,7 +69,7 @@ def role(username: str):
     """Give an account another role; its live sessions end."""
     form = RoleForm()
     if not form.validate_on_submit():
-        flash(f"{username}: choose one of the roles ({_errors(form)}).")
+        flash(f"{username}: choose one of the roles ({form_errors(form)}).")
         return redirect(url_for("admin.users"))
     return _act(lambda store, name, *, actor, now: accounts.set_role(store, name, form.role.data, actor=actor, now=now),
                 username, f"role is now {form.role.data.replace('_', ' ')}; their sessions have ended")
@@ -112,5 +113,3 @@ def _act(action, username: str, done: str):
     return redirect(url_for("admin.users"))
 
 
-def _errors(form: FlaskForm) -> str:
-    return "; ".join(f"{getattr(form, name).label.text}: {' '.join(errs)}" for name, errs in form.errors.items())

@@ -13,7 +13,6 @@ transaction (LG-1, LG-4): no record, no hold change.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -21,18 +20,18 @@ from datetime import datetime, timezone
 from peewee import Database
 
 from appliance.audit import records
+from appliance.audit.purpose import CASE, EXIGENT
 from appliance.audit.records import AccessRecord, at_text
 from appliance.errors import EvidenceError
 from appliance.ids import uuid7
 
 log = logging.getLogger(__name__)
 
-CASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/#-]{2,39}")  # the search page's rule (webui/search.py)
 MIN_REASON = 10
 HOLDERS = frozenset({"supervisor", "records_manager"})  # who holds, releases and exports (AC-2; webui/access.py)
 MAX_TEXT = 500
 MAX_READS = records.MAX_IDS  # the access record lists every read held
-HOLD_PURPOSES = tuple(p for p in records.PURPOSES if p != "exigent circumstances")
+HOLD_PURPOSES = tuple(p for p in records.PURPOSES if p != EXIGENT)
 _COLS = ("id, case_number, purpose_category, reason, requester, placed_by, placed_at, released_by, released_at, "
          "release_reason")
 

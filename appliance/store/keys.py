@@ -229,9 +229,6 @@ def bind_to_hub(local: LocalKeyFile, hub: HubBoundKey) -> Path:
     return hub.path
 
 
-PROVIDERS: dict[str, type] = {"local": LocalKeyFile, "hub": HubBoundKey}  # store.unlock
-
-
 def shred(path: Path) -> None:
     """Overwrite a small secret file with random bytes, fsync, delete; no-op when absent.
 
@@ -269,11 +266,7 @@ def _read_secret_file(path: Path, what: str) -> bytes:
 
 
 def _read_key(path: Path) -> bytes:
-    st = path.stat()
-    if stat.S_IMODE(st.st_mode) & 0o027:
-        raise StoreError(f"store key file {path} has mode {stat.S_IMODE(st.st_mode):04o}: others must not "
-                         f"read it; run chmod 600 {path}")
-    key = path.read_bytes()
+    key = _read_secret_file(path, "store key file")
     if len(key) != KEY_BYTES:
         raise StoreError(f"store key file {path} holds {len(key)} bytes; a store key is exactly {KEY_BYTES} raw bytes")
     return key
