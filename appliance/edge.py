@@ -20,6 +20,7 @@ from appliance.health_state import EdgeHealth
 from appliance.tamper_door import DoorHandler, TamperLock
 from firmware.daynight import DayNight
 from firmware.edge import BurstGate, FrameChecks
+from firmware.health import read_health
 from firmware.tamper import TamperDetector, TamperMonitor
 
 log = logging.getLogger(__name__)
@@ -116,5 +117,6 @@ def build_edge(cfg: Any, store: Any, camera: Any, board: Any = None, alert_sink:
         board.on_trigger(burst.trigger)
     observed = ObservedCamera(camera, checks, burst)
     health = EdgeHealth(board=board, checks=checks, door=door, lock=lock, alert_sink=alert_sink, burst=burst,
-                        last_frame=lambda: observed.last_frame_monotonic, folder=folder)
+                        last_frame=lambda: observed.last_frame_monotonic, folder=folder,
+                        read=lambda: read_health(data_path=folder))  # the store's disk, as the heartbeat reports
     return Edge(observed, health, checks, burst, door, lock)

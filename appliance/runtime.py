@@ -171,7 +171,7 @@ def run_device(cfg: Config, stop: threading.Event | None = None) -> int:
     watchdog = Watchdog(notifier, flowing)
     # what `alpr update` waits for: healthy as the watchdog sees it, and at least one frame through
     marker = HealthMarker(cfg.update.health_file, appliance.version, lambda: flowing() or (
-        None if pipeline.health.last_frame_monotonic is not None else "no frame yet"))
+        None if edge.camera.last_frame_monotonic is not None else "no frame yet"))  # gated frames count too
     notifier.ready(f"reading plates from {cfg.camera.camera_id}")
     watchdog.start()
     marker.start()

@@ -219,3 +219,18 @@ def test_admin_commands_open_a_hub_bound_store_with_the_hubs_secret(tmp_path: Pa
     hub.down()
     with pytest.raises(DeviceSecretError):
         open_target(argparse.Namespace(config=str(toml), store=None, key_file=None))
+
+
+def test_the_device_secret_request_carries_the_certificate_only_never_the_bearer_token(tmp_path: Path, hub, pki) -> None:
+    """DS-5: the secret is handed to the enrolled certificate; the hub token must not ride along."""
+    from appliance.hub.tls import session_from_config
+
+    token = tmp_path / "hub-token"
+    token.write_text("push-token-123\n")
+    token.chmod(0o600)
+    cfg = config(hub, pki)
+    cfg = build({"device": {"id": "dev-1"}, "store": {"unlock": "hub"},
+                 "hub": {"url": hub.url, "ca_file": str(pki.ca_file), "client_cert": str(cfg.hub.client_cert),
+                         "client_private_pem": str(cfg.hub.client_private_pem), "bearer_file": str(token)}}, {})
+    assert "Authorization" in session_from_config(cfg.hub).headers  # the forwarder's session has it
+    assert "Authorization" not in hub_bound_key(cfg)._fetch.session.headers

@@ -58,7 +58,7 @@ class DeviceSecret:
 
 def hub_bound_key(cfg, path: Path | None = None) -> HubBoundKey:
     """The HubBoundKey for `cfg` (store.unlock = "hub"): the device certificate fetches the secret."""
-    session = session_from_config(cfg.hub)  # no token: the device secret goes to the certificate only
+    session = session_from_config(cfg.hub, with_token=False)  # the device secret goes to the certificate only
     return HubBoundKey(path, DeviceSecret(session, cfg.hub.url), source=cfg.hub.url)
 
 
