@@ -85,7 +85,8 @@ def authenticate_cli(store: Store, username: str | None = None, *, stdin: TextIO
     user = users.verify(store, name, password, hasher=hasher, now=now)
     if user is None:
         raise SignInError(_refusal(store, name, now, agency))
-    if settings.mfa_required(store, user):
+    mfa = settings.mfa_required(store, user)
+    if mfa:
         _second_factor(store, user, code, env, tty, stdin, prompt, now, agency)
     if user.role not in roles:
         _refuse(store, user.username, now, agency, "role",
@@ -95,7 +96,7 @@ def authenticate_cli(store: Store, username: str | None = None, *, stdin: TextIO
                 "sign-in refused: access to plate data needs a current training record, and you have none (missing "
                 "or expired); ask an administrator to enter your completed training")
     users.signed_in(store, user.id, now)
-    security.event(store, "sign-in", user.username, CLIENT, at=now, agency=agency, mfa=settings.mfa_required(store, user))
+    security.event(store, "sign-in", user.username, CLIENT, at=now, agency=agency, mfa=mfa)
     log.info("command-line sign-in by %s", user.username)
     return AuthenticatedUser(user.id, user.username, user.role, now)
 

@@ -3,7 +3,7 @@ enclosure door, the data-access lock and the LED, judged worst-wins.
 
 `EdgeHealth.sample()` runs every few seconds on the `edge-health` thread: it reads the
 sensors (firmware.health), judges them with the camera and tamper state, sets the status
-LED, and writes the snapshot to `health.json` in the store folder so `alpr serve` (another
+LED, and writes the snapshot to `edge-health.json` in the store folder so `alpr serve` (another
 process) can show it. `health_snapshot()` is the one dict for the heartbeat
 (appliance/hub/heartbeat.py): the running device's latest snapshot, or {"status": "not running"}.
 """

@@ -92,7 +92,7 @@ class Forwarder:
 
     def __init__(self, store: Store, hub_url: str, device_id: str, *, token: str | None = None,
                  session: requests.Session | None = None, batch_size: int = 100, timeout_s: float = 10.0,
-                 interval_s: float = 10.0, frames: bool = False, verify: bool | str | None = None,
+                 interval_s: float = 10.0, frames: bool = False,
                  backoff: Backoff | None = None, sleep: Callable[[float], None] | None = None,
                  clock: Callable[[], datetime] = _utc_now) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
@@ -106,7 +106,6 @@ class Forwarder:
         self.timeout_s = timeout_s
         self.interval_s = interval_s  # idle wait when the outbox is empty; `wake()` cuts it short
         self.frames = frames  # push full frames too (config), not only crops
-        self.verify = verify  # None: the session's own (tls.hub_session pins the hub's CA in its adapter)
         self.backoff = backoff or Backoff()
         self._session = session or hub_session(hub_url)  # tls.py: TLS >= 1.2, this hub only
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -215,15 +214,13 @@ class Forwarder:
 
     def hub_request(self, method: str, path: str, *, headers: dict | None = None) -> requests.Response:
         """`method` {hub}{path} over the forwarder's session and auth; raises requests' errors."""
-        extra = {} if self.verify is None else {"verify": self.verify}
         return self._session.request(method, self.url[:-len(INGEST_PATH)] + path, timeout=self.timeout_s,
-                                     headers={**self._headers, **(headers or {})}, **extra)
+                                     headers={**self._headers, **(headers or {})})
 
     def _post(self, body: dict) -> tuple[list[str], str | None]:
         """(acknowledged ids, None) or ([], why it failed); the why names no plate text."""
         try:
-            extra = {} if self.verify is None else {"verify": self.verify}
-            r = self._session.post(self.url, json=body, headers=self._headers, timeout=self.timeout_s, **extra)
+            r = self._session.post(self.url, json=body, headers=self._headers, timeout=self.timeout_s)
         except requests.Timeout:
             return [], f"the hub did not answer within {self.timeout_s:g} s"
         except requests.RequestException as e:
