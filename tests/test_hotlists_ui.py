@@ -94,6 +94,29 @@ def test_operator_sees_lists_but_cannot_change_them(app, clock):  # noqa: F811
     assert len(load_list(store_of(app), STOLEN.id)[1]) == 1
 
 
+def test_list_pages_read_only_the_entries_they_show(app, clock, monkeypatch):  # noqa: F811
+    """A long list: the index counts in SQL and the list page builds at most SHOWN entries; the filter still finds any."""
+    from appliance.hotlists import repository
+    from webui.hotlists import SHOWN
+    plates = [f"{i % 9 + 1}K{chr(65 + i % 26)}{chr(65 + i // 26 % 26)}{i:04d}" for i in range(3 * SHOWN)]
+    replace_list(store_of(app), STOLEN, [synced_entry(STOLEN.id, p, entered_by="CLETS", entered_at=START) for p in plates]
+                 + [synced_entry(STOLEN.id, "7AB*12", entered_by="CLETS", entered_at=START)], "sync", now=START)
+    built = []
+    real_entry_of = repository._entry_of
+    monkeypatch.setattr(repository, "_entry_of", lambda row: built.append(row) or real_entry_of(row))
+    client = app.test_client()
+    sign_in(client, clock, "op")
+    page = client.get("/hotlists").get_data(as_text=True)
+    assert f"{3 * SHOWN + 1}" in page and built == []
+    page = client.get(f"/hotlists/{STOLEN.id}").get_data(as_text=True)
+    assert f"Showing the first {SHOWN} of {3 * SHOWN + 1}" in page and len(built) == SHOWN
+    built.clear()
+    page = client.get(f"/hotlists/{STOLEN.id}?plate={plates[-1]}").get_data(as_text=True)
+    assert plates[-1] in page and plates[0] not in page and len(built) == 1
+    page = client.get(f"/hotlists/{STOLEN.id}?plate=7AB*12").get_data(as_text=True)
+    assert "7AB*12" in page and "No entries" not in page  # a pattern entry is found by its literal text
+
+
 def test_import_checks_first_then_applies_with_the_report(app, clock):  # noqa: F811
     client = app.test_client()
     sign_in(client, clock, "admin")

@@ -15,7 +15,7 @@ from flask_login import current_user
 from appliance.alerts import OUTCOMES, AlertError, acknowledge, open_alerts
 from appliance.alerts.records import open_count
 from appliance.alerts.model import NOTICE, STALE_AFTER
-from appliance.hotlists.repository import load_list
+from appliance.hotlists.repository import get_list
 from webui import recording
 from webui.state import web_state
 
@@ -32,8 +32,7 @@ def _age_text(seconds: float) -> str:
 
 def _view(alert, now: datetime) -> dict:
     """What the template shows of one alert: the list's age is the list's now, if it still exists."""
-    current = load_list(web_state().store, alert.hotlist.id)
-    hotlist = current[0] if current is not None else alert.hotlist
+    hotlist = get_list(web_state().store, alert.hotlist.id) or alert.hotlist
     age = hotlist.age(now)
     return {"alert": alert, "hotlist": hotlist, "marks": alert.text_marks(),
             "age": None if age is None else _age_text(age.total_seconds()),

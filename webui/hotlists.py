@@ -65,9 +65,9 @@ def index():
     """Every list: name, source, priority, refresh interval, age, entry count."""
     now = web_state().clock()
     rows = []
-    for hotlist, entries in repository.load_lists(web_state().store):
+    for hotlist, count in repository.list_summaries(web_state().store):
         age = hotlist.age(now)
-        rows.append({"list": hotlist, "entries": len(entries), "stale": hotlist.is_stale(now),
+        rows.append({"list": hotlist, "entries": count, "stale": hotlist.is_stale(now),
                      "age": "never refreshed" if age is None else _age_text(age.total_seconds())})
     return render_template("hotlists.html", rows=rows, sources=SOURCES, can_manage=_can_manage(), error="")
 
@@ -96,19 +96,22 @@ def _int(form, name: str, default: int) -> int:
 
 
 def _detail(list_id: str, error: str = "", status: int = 200):
-    hotlist, entries = _list_or_404(list_id)
+    store = web_state().store
+    hotlist = repository.get_list(store, list_id)
+    if hotlist is None:
+        abort(404)
     now = web_state().clock()
     wanted = request.args.get("plate", "").strip()
     try:
         needle = normalise_pattern(wanted) if wanted else ""
     except ValueError as e:
         needle, error = "", error or str(e)
-    shown = [e for e in entries if needle in e.plate][:SHOWN]
+    shown, total = repository.entries_page(store, list_id, needle, SHOWN)
     age = hotlist.age(now)
-    return render_template("hotlist.html", hotlist=hotlist, entries=shown, total=len(entries), now=now,
+    return render_template("hotlist.html", hotlist=hotlist, entries=shown, total=total, now=now,
                            plate=wanted, can_manage=_can_manage(), error=error,
                            age="never refreshed" if age is None else _age_text(age.total_seconds()),
-                           stale=hotlist.is_stale(now), log=repository.import_log(web_state().store, list_id, 10),
+                           stale=hotlist.is_stale(now), log=repository.import_log(store, list_id, 10),
                            formats=FORMATS), status
 
 

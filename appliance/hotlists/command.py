@@ -57,9 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def find_list(store, name: str) -> Hotlist | None:
     """The list called `name` (case-insensitive), or None."""
     for row in store.database.execute_sql("SELECT id FROM hotlists WHERE lower(name) = lower(?)", (name.strip(),)):
-        found = repository.load_list(store, row[0])
+        found = repository.get_list(store, row[0])
         if found is not None:
-            return found[0]
+            return found
     return None
 
 
@@ -108,14 +108,10 @@ def print_outcome(outcome: Outcome, hotlist: Hotlist, out=None) -> None:
 def list_lists(a: argparse.Namespace) -> int:
     now = utc_now()
     with open_target(a) as store:
-        rows = store.database.execute_sql(
-            "SELECT h.id, COUNT(e.id) FROM hotlists h LEFT JOIN hotlist_entries e ON e.list_id = h.id "
-            "GROUP BY h.id").fetchall()
-        lists = [(repository.load_list(store, i), n) for i, n in rows]
+        lists = repository.list_summaries(store)
     if not lists:
         print("no hotlists")
-    for found, n in sorted(lists, key=lambda x: (x[0][0].priority, x[0][0].name)):
-        h = found[0]
+    for h, n in lists:
         print(f"{h.name}\t{h.source}\tpriority {h.priority}\t{n} entries\t{_age(h, now)}")
     return 0
 
@@ -127,18 +123,18 @@ def show(a: argparse.Namespace) -> int:
         h = find_list(store, a.name)
         if h is None:
             raise HotlistError(f"there is no list {a.name!r}; `alpr hotlist list` names them")
-        _, entries = repository.load_list(store, h.id)  # type: ignore[misc]
+        entries, total = repository.entries_page(store, h.id, limit=a.entries)
         logs = repository.import_log(store, h.id, limit=5)
     print(f"{h.name} ({h.source}{', via ' + h.source_system if h.source_system else ''}), priority {h.priority}, "
-          f"policy {h.policy} (look-alike budget {h.budget}), {len(entries)} entries, {_age(h, now)}")
+          f"policy {h.policy} (look-alike budget {h.budget}), {total} entries, {_age(h, now)}")
     for log in logs:
         print(f"  {log.at:%Y-%m-%d %H:%M} UTC by {log.who}: {log.entries} entries, +{log.added} -{log.removed} "
               f"~{log.changed}, {log.rejected} rejected")
-    for e in entries[:max(0, a.entries)]:
+    for e in entries:
         expiry = "expired" if e.is_expired(now) else f"expires {e.expires_at:%Y-%m-%d}" if e.expires_at else ""
         print(f"  {e.plate}\t{e.state or '--'}\t{e.case_number}\t{e.reason}\t{expiry}")
-    if len(entries) > a.entries:
-        print(f"  ... and {len(entries) - a.entries} more")
+    if total > len(entries):
+        print(f"  ... and {total - len(entries)} more")
     return 0
 
 

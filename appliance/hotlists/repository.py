@@ -26,7 +26,8 @@ from appliance.hotlists import imports
 from appliance.hotlists.matching import Matcher
 from appliance.hotlists.model import Entry, Hotlist, HotlistError, Renewal, from_rfc3339, to_rfc3339, utc_now
 
-__all__ = ["ImportLog", "replace_list", "load_lists", "load_list", "import_log", "lists_version", "MatcherCache"]
+__all__ = ["ImportLog", "replace_list", "load_lists", "load_list", "get_list", "list_summaries", "lists_from",
+           "entries_page", "import_log", "lists_version", "MatcherCache"]
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +149,47 @@ def _entries_of(db, list_id: str) -> list[Entry]:
 
 
 def load_list(store, list_id: str) -> tuple[Hotlist, list[Entry]] | None:
-    """One list and its entries, or None when there is no such list."""
+    """One list and all its entries (to write it back whole), or None when there is no such list."""
+    hotlist = get_list(store, list_id)
+    return None if hotlist is None else (hotlist, _entries_of(store.database, list_id))
+
+
+def get_list(store, list_id: str) -> Hotlist | None:
+    """One list's settings without its entries (an alert names its list; a list may hold a million entries)."""
     row = store.database.execute_sql(f"SELECT {', '.join(_LIST_COLUMNS)} FROM hotlists WHERE id = ?",
                                      (list_id,)).fetchone()
-    return None if row is None else (_list_of(row), _entries_of(store.database, list_id))
+    return None if row is None else _list_of(row)
+
+
+def list_summaries(store) -> list[tuple[Hotlist, int]]:
+    """Every list with its entry count, most urgent first: counted in SQL, no entry is loaded."""
+    columns = ", ".join(f"h.{c}" for c in _LIST_COLUMNS)
+    rows = store.database.execute_sql(
+        f"SELECT {columns}, (SELECT COUNT(*) FROM hotlist_entries e WHERE e.list_id = h.id) "
+        "FROM hotlists h ORDER BY h.priority, h.name, h.id").fetchall()
+    return [(_list_of(r[:-1]), int(r[-1])) for r in rows]
+
+
+def lists_from(store, source_system: str) -> list[Hotlist]:
+    """The lists a source system (the hub's sync) owns, without their entries."""
+    rows = store.database.execute_sql(f"SELECT {', '.join(_LIST_COLUMNS)} FROM hotlists WHERE source_system = ? "
+                                      "ORDER BY id", (source_system,)).fetchall()
+    return [_list_of(r) for r in rows]
+
+
+def entries_page(store, list_id: str, containing: str = "", limit: int = 500) -> tuple[list[Entry], int]:
+    """The first `limit` entries of a list whose plate contains `containing`, and the list's entry count.
+
+    What a list page shows: the query reads at most `limit` rows however long the list is.
+    `containing` is matched literally (instr), so a pattern entry such as 7AB*12 is found
+    by typing its `*`.
+    """
+    db = store.database
+    rows = db.execute_sql(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM hotlist_entries "
+                          "WHERE list_id = ? AND instr(plate, ?) > 0 ORDER BY id LIMIT ?",
+                          (list_id, containing, max(0, limit))).fetchall()
+    (total,) = db.execute_sql("SELECT COUNT(*) FROM hotlist_entries WHERE list_id = ?", (list_id,)).fetchone()
+    return [_entry_of(r) for r in rows], int(total)
 
 
 def load_lists(store) -> list[tuple[Hotlist, list[Entry]]]:

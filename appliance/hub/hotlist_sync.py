@@ -246,8 +246,8 @@ class HotlistSync:
                 self._replace_list(self.store, x.hotlist, x.parsed, WHO, now=now, allow_empty=x.sent == 0)
                 db.execute_sql("INSERT INTO hotlist_extras (list_id, fields) VALUES (?, ?) ON CONFLICT (list_id) "
                                "DO UPDATE SET fields = excluded.fields", (x.hotlist.id, json.dumps(x.extras)))
-            for hotlist, _ in repository.load_lists(self.store):
-                if hotlist.source_system == SOURCE_SYSTEM and hotlist.id not in sent:  # the hub dropped it
+            for hotlist in repository.lists_from(self.store, SOURCE_SYSTEM):
+                if hotlist.id not in sent:  # the hub dropped it
                     self._replace_list(self.store, hotlist, [], WHO, now=now, allow_empty=True)
                     db.execute_sql("DELETE FROM hotlist_extras WHERE list_id = ?", (hotlist.id,))
             report = json.dumps([s.as_json() for s in skipped[:_REPORT_MAX]])

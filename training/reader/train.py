@@ -120,6 +120,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--scene-cuts", action="store_true",
                    help="also train (and validate) on the engine's cuts of the US training (validation) scenes")
+    p.add_argument("--with-val", action="store_true",
+                   help="final fit: also train on the validation split; its score is then a training "
+                        "score, so no best.pt is kept: export last.pt")
     p.add_argument("--init", type=Path, help="fine-tune: start from this checkpoint's EMA weights (a new run folder)")
     a = p.parse_args()
     setup_logging(a.run)
@@ -132,6 +135,8 @@ def main() -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
     step, best, elapsed = resume(a.run, model, ema, opt)
     real_train, real_val = load_real("train", a.scene_cuts), load_real("val", a.scene_cuts)
+    if a.with_val:
+        real_train = real_train + real_val
     log.info("real: %d training, %d validation crops (engine cuts of scenes: %s)", len(real_train), len(real_val), a.scene_cuts)
     # Synthetic only for the first 10 % of steps (unless fine-tuning), then real crops
     # at --real-frac of every batch.
@@ -162,10 +167,11 @@ def main() -> None:
             t0, losses = time.time(), []
         if step % 250 == 0 or step == a.steps:
             acc = evaluate(ema, real_val)
-            if acc > best:
+            if acc > best and not a.with_val:
                 best = acc
                 torch.save({"ema": ema.state_dict(), "step": step, "val": acc}, a.run / "best.pt")
-            log.info("step %d val exact %.3f (best %.3f) training time %.0f s", step, acc, best, elapsed)
+            log.info("step %d val exact %.3f%s (best %.3f) training time %.0f s", step, acc,
+                     " (seen in training)" if a.with_val else "", best, elapsed)
             save_last(a.run, model, ema, opt, step, best, elapsed)
             t0 = time.time()
     log.info("done: %d steps, best val exact %.3f, %.0f s of training", step, best, elapsed)
