@@ -128,6 +128,19 @@ def test_filters_and_summary(store) -> None:
     assert header[:3] == ["n", "id", "at"] and len(lines) == 2
 
 
+def test_the_period_is_chosen_in_sql_as_the_pure_filter_chooses_it(store) -> None:
+    """The page reads only the period's searches (records.searches_between); the edges match `searches`."""
+    inside = [add(store, at=DAY), add(store, at=DAY + timedelta(hours=23, minutes=59, seconds=59.999999))]
+    add(store, at=DAY - timedelta(microseconds=1))  # just before: out
+    add(store, at=DAY + timedelta(days=1))  # `until` is exclusive: out
+    add(store, at=DAY + timedelta(hours=1), action="image view", purpose_category="image view", purpose_text="",
+        case_number="", query={})  # not a search
+    since, until = DAY, DAY + timedelta(days=1)
+    chosen = [r.id for r in records.searches_between(store, since, until)]
+    assert chosen == [r.id for r in inside]
+    assert chosen == [r.id for r in report.searches(records.all_records(store), since=since, until=until)]
+
+
 # -- the page and the CSV, through the real app ---------------------------------------------------------
 
 def test_the_report_page_and_csv_flag_a_vague_search(app, clock) -> None:  # noqa: F811

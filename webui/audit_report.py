@@ -63,7 +63,8 @@ def _filters() -> dict:
 
 def _rows(filters: dict) -> list[report.Row]:
     store = web_state().store
-    return report.report(records.all_records(store), hours=web_state().working_hours,
+    return report.report(records.searches_between(store, filters["since"], filters["until"]),
+                         hours=web_state().working_hours,
                          trained=trained_lookup(store), **filters)
 
 

@@ -197,6 +197,15 @@ def all_records(store_or_db: Any) -> Iterator[StoredRecord]:
     return _rows(_database(store_or_db), f"{_SELECT} ORDER BY n")
 
 
+def searches_between(store_or_db: Any, since: datetime, until: datetime) -> Iterator[StoredRecord]:
+    """The search records with since <= at < until, in chain order: the audit report's period, chosen in SQL.
+
+    `at` is stored as fixed-width UTC text (at_text), so comparing the text compares the times.
+    """
+    return _rows(_database(store_or_db), f"{_SELECT} WHERE action = 'search' AND at >= ? AND at < ? ORDER BY n",
+                 [at_text(since), at_text(until)])
+
+
 def verify(store_or_db: Any, public_key: Any = None) -> tuple[bool, str | None, str]:
     """(intact, id of the first bad record or None, why): walks the chain from the first record.
 
