@@ -15,6 +15,7 @@ import pytest
 from appliance.config import Config
 from appliance.hub.forwarder import Forwarder
 from appliance.hub.heartbeat import Heartbeat, chrony_offset_s, collect_health
+from appliance.hub.tls import hub_session
 from appliance.hub.link import build_hub_workers
 from appliance.hub.testhub import RecordingHub, wait_until
 from appliance.pipeline import DropOldestQueue, Health
@@ -77,9 +78,11 @@ def test_a_missed_heartbeat_is_not_resent_and_shows_as_a_gap(store, hub) -> None
 def test_heartbeats_use_the_forwarders_auth(store) -> None:
     """DS-1: the hub's token goes with the heartbeat; without it the hub refuses and the error says so."""
     with RecordingHub(token="hub-secret") as hub:
-        good = heartbeat(store, Forwarder(store, hub.url, "dev-1", token="hub-secret", timeout_s=2.0))
+        good = heartbeat(store, Forwarder(store, hub.url, "dev-1", session=hub_session(hub.url, token="hub-secret"),
+                                          timeout_s=2.0))
         assert good.beat_once()
-        bad = heartbeat(store, Forwarder(store, hub.url, "dev-1", token="wrong", timeout_s=2.0))
+        bad = heartbeat(store, Forwarder(store, hub.url, "dev-1", session=hub_session(hub.url, token="wrong"),
+                                         timeout_s=2.0))
         assert not bad.beat_once() and "401" in bad.last_error
         assert len(hub.of_kind("heartbeat")) == 1
 

@@ -90,7 +90,7 @@ def _utc_now() -> datetime:
 class Forwarder:
     """Pushes `store`'s outbox to the hub at `hub_url` until stopped."""
 
-    def __init__(self, store: Store, hub_url: str, device_id: str, *, token: str | None = None,
+    def __init__(self, store: Store, hub_url: str, device_id: str, *,
                  session: requests.Session | None = None, batch_size: int = 100, timeout_s: float = 10.0,
                  interval_s: float = 10.0, frames: bool = False,
                  backoff: Backoff | None = None, sleep: Callable[[float], None] | None = None,
@@ -107,8 +107,8 @@ class Forwarder:
         self.interval_s = interval_s  # idle wait when the outbox is empty; `wake()` cuts it short
         self.frames = frames  # push full frames too (config), not only crops
         self.backoff = backoff or Backoff()
-        self._session = session or hub_session(hub_url)  # tls.py: TLS >= 1.2, this hub only
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # tls.py: TLS >= 1.2, this hub only; the bearer token rides in the session's headers (hub_session)
+        self._session = session or hub_session(hub_url)
         self._clock = clock
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -215,12 +215,12 @@ class Forwarder:
     def hub_request(self, method: str, path: str, *, headers: dict | None = None) -> requests.Response:
         """`method` {hub}{path} over the forwarder's session and auth; raises requests' errors."""
         return self._session.request(method, self.url[:-len(INGEST_PATH)] + path, timeout=self.timeout_s,
-                                     headers={**self._headers, **(headers or {})})
+                                     headers=headers)
 
     def _post(self, body: dict) -> tuple[list[str], str | None]:
         """(acknowledged ids, None) or ([], why it failed); the why names no plate text."""
         try:
-            r = self._session.post(self.url, json=body, headers=self._headers, timeout=self.timeout_s)
+            r = self._session.post(self.url, json=body, timeout=self.timeout_s)
         except requests.Timeout:
             return [], f"the hub did not answer within {self.timeout_s:g} s"
         except requests.RequestException as e:
