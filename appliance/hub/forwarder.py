@@ -83,6 +83,13 @@ class Attempt:
     error: str | None = None
 
 
+def backlog_stats(store: Store, now: datetime) -> dict:
+    """The outbox backlog as plain values: count, per kind, the oldest item's age in seconds."""
+    b = store.outbox_backlog()
+    age = None if b.oldest is None else round((now - b.oldest).total_seconds(), 1)
+    return {"backlog": b.count, "backlog_by_kind": b.by_kind, "backlog_oldest_age_s": age}
+
+
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -245,11 +252,9 @@ class Forwarder:
 
     def stats(self) -> dict:
         """Backlog (count, oldest age, per kind) and the last success and error, as plain values."""
-        b = self.store.outbox_backlog()
-        now = self._clock()
+        backlog = backlog_stats(self.store, self._clock())
         with self._lock:
-            return {"backlog": b.count, "backlog_by_kind": b.by_kind,
-                    "backlog_oldest_age_s": None if b.oldest is None else round((now - b.oldest).total_seconds(), 1),
+            return {**backlog,
                     "hub_last_success": None if self.last_success is None else to_rfc3339(self.last_success),
                     "hub_last_error": self.last_error,
                     "hub_last_error_at": None if self.last_error_at is None else to_rfc3339(self.last_error_at),

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from appliance.health_state import health_snapshot
 from appliance.hotlists.model import utc_now
+from appliance.hub.forwarder import backlog_stats
 from appliance.hub.hotlist_sync import sync_status
 from appliance.ids import uuid7
 from appliance.store import outbox
@@ -75,7 +76,7 @@ def collect_health(store, *, pipeline=None, forwarder=None, sensors: Callable[[]
         "pipeline": (lambda: pipeline.health.snapshot(pipeline.frames)) if pipeline is not None else (lambda: None),
         "sensors": sensors or (lambda: sensor_values(store.folder)),
         "clock_offset_s": offset,
-        "backlog": (lambda: forwarder.stats()) if forwarder is not None else (lambda: _backlog(store, clock())),
+        "backlog": (lambda: forwarder.stats()) if forwarder is not None else (lambda: backlog_stats(store, clock())),
         "hotlists": lambda: sync_status(store, clock()),
         "versions": software_versions,
         "device": health_snapshot,  # the edge: LED state, tamper, door, day/night (appliance/health_state.py)
@@ -89,13 +90,6 @@ def collect_health(store, *, pipeline=None, forwarder=None, sensors: Callable[[]
             log.warning("heartbeat: could not read %s: %s", name, exc)
             health[name] = {"error": f"{type(exc).__name__}: {exc}"}
     return health
-
-
-def _backlog(store, now: datetime) -> dict:
-    """The outbox backlog without a forwarder's send history (the forwarder's stats() has it all)."""
-    b = store.outbox_backlog()
-    age = None if b.oldest is None else round((now - b.oldest).total_seconds(), 1)
-    return {"backlog": b.count, "backlog_by_kind": b.by_kind, "backlog_oldest_age_s": age}
 
 
 class Heartbeat:
