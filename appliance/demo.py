@@ -143,8 +143,7 @@ def run_demo(data: Path | None, port: int, hub: str | None) -> int:
     hub_token = demo_hub_token(store)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per page request
     app = create_app(cfg.store.path, {"health_provider": lambda: pipeline.health.snapshot(pipeline.frames),
-                                          "store_keys": keys, "appliance_config": cfg,
-                                          "SIGNING_KEY_FOLDER": str(data / "keys")})  # never /var/lib/alpr-keys
+                                          "store_keys": keys, "appliance_config": cfg})
     server = make_server(cfg.web.host, port, app, threaded=True)
     url = f"http://{cfg.web.host}:{server.server_port}"
     threading.Thread(target=server.serve_forever, name="webui", daemon=True).start()

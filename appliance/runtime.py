@@ -76,7 +76,7 @@ def store_housekeeping(cfg: Config, store: Store):
         # retention periods as an administrator last set them (settings page), read when due
         schedule.run_if_due(lambda now: store.purge(now, RetentionPolicy.from_config(_settings().store)))
         access_purge.run_if_due(lambda now: anchors.purge(store, now, _settings().store.retention_access_days,
-                                                          signing.load_signer))  # loaded only if needed
+                                                          lambda: signing.load_signer(store.key_folder)))
         store.free_space(marks)
         sweep.run_if_due(lambda now: disable_inactive(store, now))
     return run

@@ -230,3 +230,30 @@ def test_the_holds_page_exports_a_verifying_archive(app, clock) -> None:  # noqa
     assert nope.status_code == 200 and b"no legal hold names case 24-000000" in nope.data
     [x] = [x for x in records.latest(store_of(app), 100) if x.action == "evidence export"]
     assert x.username == "rec" and x.agency == "CA0010000"
+
+
+def test_the_device_signs_with_the_key_beside_its_store_key(folder, clock, tmp_path: Path) -> None:  # noqa: F811
+    """One place for the signing key: the folder of the key that opens the store (not a default folder)."""
+    import shutil
+    from appliance.store.keys import LocalKeyFile, default_key_path
+    from webui import create_app
+    from appliance import users
+    own = tmp_path / "own-keys"
+    own.mkdir()
+    shutil.copy2(default_key_path(), own / "store.key")
+    app = create_app(folder, {"TESTING": True, "SECRET_KEY": "k", "WTF_CSRF_ENABLED": False, "agency": "CA0010000",
+                              "password_hasher": users.cheap_hasher(), "clock": clock,
+                              "store_keys": LocalKeyFile(own / "store.key")})
+    try:
+        assert store_of(app).key_folder == own
+        read_id = store_of(app).latest_reads(1)[0].id
+        holds.place(store_of(app), case_number="24-001234", reason=WHY, requester="Det. Ruiz", read_ids=[read_id],
+                    actor=SUP)
+        rec = app.test_client()
+        sign_in(rec, clock, "rec")
+        r = rec.post("/holds/export", data={"case": "24-001234", "category": "criminal investigation",
+                                            "reason": "booked into evidence for trial"})
+        assert r.status_code == 200 and evidence.verify(r.data, signing.load_signer(own).public_pem).ok
+        assert not (signing.key_folder() / signing.SIGNING_KEY).exists()  # nothing made in the default folder
+    finally:
+        store_of(app).close()

@@ -11,7 +11,7 @@ import io
 
 from flask import Blueprint, Response, render_template
 
-from appliance.audit import records
+from appliance.audit import records, signing
 from appliance.csv_cells import spreadsheet_safe
 from webui import recording
 from webui.state import web_state
@@ -32,7 +32,7 @@ def index():
                          result_count=0)
     except recording.RecordRefused:
         return recording.refused()
-    ok, bad, why = records.verify(store)
+    ok, bad, why = records.verify(store, signing.device_public_key(store.key_folder))
     return render_template("audit.html", rows=records.latest(store, ON_PAGE), ok=ok, bad=bad, why=why)
 
 

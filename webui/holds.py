@@ -14,9 +14,8 @@ from __future__ import annotations
 import io
 import logging
 import re
-from pathlib import Path
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from appliance.audit import evidence, holds, signing
@@ -97,10 +96,9 @@ def release():
 def export():
     """The case's held reads as a signed evidence archive, downloaded; the export is an access record."""
     f = request.form
-    folder = current_app.config.get("SIGNING_KEY_FOLDER")
     out: list[bytes] = []
     try:
-        signer = signing.load_signer(Path(folder) if folder else None)
+        signer = signing.load_signer(web_state().store.key_folder)
         report = evidence.export(web_state().store, f.get("case", ""), reason=f.get("reason", ""), actor=_actor(),
                                  write=out.append, signer=signer, purpose_category=f.get("category", ""),
                                  now=web_state().clock())

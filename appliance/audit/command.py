@@ -12,7 +12,7 @@ import sys
 
 from appliance.audit import records, signing
 from appliance.standalone import run_standalone
-from appliance.store.target import add_store_arguments, open_target, store_target
+from appliance.store.target import add_store_arguments, open_target
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,9 +26,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def verify(a: argparse.Namespace) -> int:
     # purge anchors (LG-5) are checked against the device key kept beside the store's master key
-    device_key = signing.device_public_key(store_target(a)[1].path.parent)
     with open_target(a) as store:
-        ok, bad, why = records.verify(store, device_key)
+        ok, bad, why = records.verify(store, signing.device_public_key(store.key_folder))
     if ok:
         print(f"access records intact: {why}")
         return 0

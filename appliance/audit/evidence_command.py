@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--reason", required=True, help="why it is exported, e.g. 'booked into evidence for trial'")
     x.add_argument("--category", default="criminal investigation", choices=holds.HOLD_PURPOSES,
                    help="purpose category (default: criminal investigation)")
-    x.add_argument("--signing-key-folder", help=f"folder of the device key (default {signing.key_folder()})")
+    x.add_argument("--signing-key-folder", help="folder of the device key (default: the folder of the store's key)")
     from appliance.cli_auth import add_auth_arguments
     from appliance.store.target import add_store_arguments
     add_store_arguments(x)
@@ -53,7 +53,7 @@ def export(a: argparse.Namespace) -> int:
         return 2
     with open_target(a) as store:
         user = authenticate_args(store, a, roles=holds.HOLDERS)
-        signer = signing.load_signer(Path(a.signing_key_folder) if a.signing_key_folder else None)
+        signer = signing.load_signer(Path(a.signing_key_folder) if a.signing_key_folder else store.key_folder)
         try:
             report = evidence.export(store, a.case, reason=a.reason, actor=holds.Actor(user.username, user.client),
                                      write=lambda data: _write_new(out, data), signer=signer,

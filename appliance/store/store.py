@@ -44,7 +44,7 @@ from appliance.errors import StoreError
 from appliance.store import admin, cipherdb, crypto, files, ingest, opening, outbox, purge, search
 from appliance.store.crypto import ImageDamagedError
 from appliance.store.diskfull import RESERVE_BYTES, RESERVE_NAME, DiskGuard
-from appliance.store.keys import KeyProvider, LocalKeyFile
+from appliance.store.keys import KeyProvider, LocalKeyFile, default_key_path
 from appliance.store.locking import FolderLock
 from appliance.store.models import ReadRow
 from appliance.store.retention import DiskUsage, PurgeReport, RetentionPolicy, Watermarks, disk_usage_of
@@ -78,6 +78,8 @@ class Store:
         self._reserve_bytes = reserve_bytes
         self._guard = DiskGuard(Path(os.devnull), 0)  # the real one is made in _start, once the folder exists
         self._kek = kek  # wraps each image's own key (crypto.py)
+        # the folder of the master key file: the device's signing key lives beside it (audit/signing.py)
+        self.key_folder = default_key_path().parent
         self._lock = lock
         self._images = folder / "images"
         self._incoming = self._images / ".incoming"
@@ -95,7 +97,8 @@ class Store:
         (admin.py); then the key is checked before anything else is written.
         """
         folder = Path(folder)
-        path, lock, master = opening.unlock(folder, keys if keys is not None else LocalKeyFile(), busy_timeout_s)
+        keys = keys if keys is not None else LocalKeyFile()
+        path, lock, master = opening.unlock(folder, keys, busy_timeout_s)
         try:
             db = cls._make_database(path, busy_timeout_s, crypto.database_key(master))
             store = cls(folder, db, kek=crypto.wrapping_key(master), lock=lock, frame_max_width=frame_max_width,
@@ -104,6 +107,8 @@ class Store:
         except BaseException:
             lock.release()
             raise
+        key_path = getattr(keys, "path", None)  # both real providers keep their key in a file
+        store.key_folder = Path(key_path).parent if key_path is not None else default_key_path().parent
         try:
             store._start(check_integrity)
         except BaseException:
