@@ -32,14 +32,13 @@ from argon2 import PasswordHasher
 from appliance import settings, totp, training, users
 from appliance.audit import security
 from appliance.errors import AccountError, SignInError
+from appliance.roles import DATA_ROLES
 from appliance.store import Store
 from appliance.user_command import read_password
 
 log = logging.getLogger(__name__)
 
 CLIENT = "cli"
-# Who may see plate data (the web UI's DATA_ROLES in webui/access.py); auditors read access records.
-DATA_ROLES = frozenset({"administrator", "supervisor", "operator"})
 PASSWORD_ENV, CODE_ENV = "ALPR_PASSWORD", "ALPR_TOTP"
 FAILED = ("sign-in refused: invalid username or password (5 failures in 15 minutes lock the account "
           "until an administrator unlocks it)")

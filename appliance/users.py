@@ -23,13 +23,13 @@ from peewee import IntegrityError
 from appliance.audit import security
 from appliance.errors import AccountError
 from appliance.passwords import FLOOR_LENGTH, MAX_LENGTH, MIN_LENGTH, check_password
+from appliance.roles import ROLES
 from appliance.store import Store
 from appliance.store.models import AccountEventRow, SignInFailureRow, UserRow
 from appliance.store.times import from_rfc3339, to_rfc3339
 
 log = logging.getLogger(__name__)
 
-ROLES = ("administrator", "supervisor", "operator", "auditor", "records_manager")
 MIN_PASSWORD_LENGTH = MIN_LENGTH
 FLOOR_PASSWORD_LENGTH = FLOOR_LENGTH
 MAX_PASSWORD_LENGTH = MAX_LENGTH

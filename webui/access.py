@@ -18,9 +18,8 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, logout_user
 
 from appliance import training
-from appliance.audit import holds
+from appliance.roles import DATA_ROLES, HOLDERS, LIST_MANAGERS, ROLES
 from appliance.tamper_door import TamperLock
-from appliance.users import ROLES
 from webui import hub_api
 from webui.state import web_state
 
@@ -28,11 +27,9 @@ log = logging.getLogger(__name__)
 
 IDLE_LIMIT = timedelta(minutes=30)  # AC-7
 SIGN_IN_LIMIT = timedelta(hours=12)
-DATA_ROLES = frozenset({"administrator", "supervisor", "operator"})
 EVERYONE = frozenset(ROLES)
 ADMIN = frozenset({"administrator"})
 AUDIT = frozenset({"auditor", "administrator"})
-HOLDERS = holds.HOLDERS  # legal holds and evidence (RT-3, RT-4): supervisors and records managers
 
 
 @dataclass(frozen=True)
@@ -41,7 +38,6 @@ class Rule:
     data: bool = False  # plate data: also needs a current training record (TR-1)
 
 
-LIST_MANAGERS = frozenset({"administrator", "supervisor"})  # hotlist changes and the accuracy report
 # Background polls: not activity, so a page left open still ends its session after 30 idle minutes (AC-7).
 PASSIVE = frozenset({"alerts.summary"})
 PUBLIC = frozenset({"auth.login", "static", "policy.page", "policy.markdown", "policy.html"})  # TP-1: policy is public

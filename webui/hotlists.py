@@ -19,15 +19,15 @@ from flask_login import current_user
 
 from appliance.hotlists import repository
 from appliance.hotlists.importer import FORMATS, parse_columns, run_import
-from appliance.hotlists.model import MANAGER_ROLES, SOURCES, Hotlist, HotlistError, manual_entry
+from appliance.hotlists.model import SOURCES, Hotlist, HotlistError, manual_entry
 from appliance.hotlists.normalise import normalise_pattern
 from appliance.ids import uuid7
+from appliance.roles import LIST_MANAGERS
 from webui.alerts import _age_text
 from webui.state import web_state
 
 bp = Blueprint("hotlists", __name__)
 
-MANAGERS = MANAGER_ROLES
 SHOWN = 500  # entries on a list page; a filter by plate finds the rest
 MAX_UPLOAD = 100 * 1024 * 1024  # a 1M-line CSV is ~55 MB
 
@@ -43,7 +43,7 @@ def allow_upload() -> None:
 
 
 def _can_manage() -> bool:
-    return current_user.role in MANAGERS
+    return current_user.role in LIST_MANAGERS
 
 
 def _list_or_404(list_id: str):

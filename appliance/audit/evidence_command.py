@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from appliance.audit import evidence, holds, signing
+from appliance.roles import HOLDERS
 from appliance.standalone import run_standalone
 
 VERIFY_HELP = ("check an evidence archive: every file's SHA-256 against the manifest, nothing missing or added, "
@@ -52,7 +53,7 @@ def export(a: argparse.Namespace) -> int:
         print(f"alpr evidence: {out} exists; give a new file name (an archive is never overwritten)", file=sys.stderr)
         return 2
     with open_target(a) as store:
-        user = authenticate_args(store, a, roles=holds.HOLDERS)
+        user = authenticate_args(store, a, roles=HOLDERS)
         signer = signing.load_signer(Path(a.signing_key_folder) if a.signing_key_folder else store.key_folder)
         try:
             report = evidence.export(store, a.case, reason=a.reason, actor=holds.Actor(user.username, user.client),

@@ -15,6 +15,7 @@ import sys
 from appliance.audit import holds
 from appliance.audit.holds import Actor
 from appliance.cli_auth import add_auth_arguments, authenticate_args
+from appliance.roles import HOLDERS
 from appliance.store.target import add_store_arguments, open_target
 
 
@@ -44,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _actor(store, a: argparse.Namespace) -> Actor:
-    user = authenticate_args(store, a, roles=holds.HOLDERS)
+    user = authenticate_args(store, a, roles=HOLDERS)
     return Actor(user.username, user.client)
 
 

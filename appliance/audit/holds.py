@@ -28,7 +28,6 @@ from appliance.ids import uuid7
 log = logging.getLogger(__name__)
 
 MIN_REASON = 10
-HOLDERS = frozenset({"supervisor", "records_manager"})  # who holds, releases and exports (AC-2; webui/access.py)
 MAX_TEXT = 500
 MAX_READS = records.MAX_IDS  # the access record lists every read held
 HOLD_PURPOSES = tuple(p for p in records.PURPOSES if p != EXIGENT)

@@ -18,8 +18,9 @@ from pathlib import Path
 from appliance.hotlists import repository
 from appliance.hotlists.importer import FORMATS, Outcome, parse_columns, run_import
 from appliance.cli_auth import add_auth_arguments, authenticate_args
-from appliance.hotlists.model import MANAGER_ROLES, SOURCES, Hotlist, HotlistError, utc_now
+from appliance.hotlists.model import SOURCES, Hotlist, HotlistError, utc_now
 from appliance.ids import uuid7
+from appliance.roles import LIST_MANAGERS
 from appliance.standalone import run_standalone
 from appliance.store.target import add_store_arguments, open_target
 
@@ -67,7 +68,7 @@ def import_file(a: argparse.Namespace) -> int:
     data = Path(a.file).read_bytes()
     now = utc_now()
     with open_target(a) as store:
-        user = authenticate_args(store, a, roles=MANAGER_ROLES)
+        user = authenticate_args(store, a, roles=LIST_MANAGERS)
         hotlist = find_list(store, a.list_name)
         if hotlist is None:
             if not a.source:

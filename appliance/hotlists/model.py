@@ -29,8 +29,6 @@ class ImportFileError(HotlistError):
     """A whole import file is unusable (empty, UTF-16, broken JSON, missing column): nothing was imported."""
 
 
-MANAGER_ROLES = frozenset({"administrator", "supervisor"})  # who may change lists (web UI and `alpr hotlist import`)
-
 SOURCES = ("stolen_vehicle", "stolen_plate", "wanted", "missing_person", "bolo",
            "partial_plate_major_incident", "custom")  # missing_person includes AMBER alerts
 POLICIES = ("exact", "lookalike")
