@@ -108,10 +108,7 @@ def _second_factor(store: Store, user: users.User, code: str | None, env: Mappin
     given = code or env.get(CODE_ENV) or _ask(tty, "Authenticator code: ", stdin, prompt, f"--totp CODE or {CODE_ENV}")
     if totp.verify_code(store, user.id, given, now):
         return
-    locked = users.record_failure(store, user.id, now)
-    security.failed(store, "sign-in failure", user.username, CLIENT, at=now, agency=agency, step="second factor")
-    if locked:
-        security.failed(store, "account locked", user.username, CLIENT, at=now, agency=agency, after="second factor")
+    users.second_factor_failed(store, user, CLIENT, now, agency)
     raise SignInError("sign-in refused: that code is wrong, expired or already used (each code works once); "
                       "wait for the next code and try again")
 

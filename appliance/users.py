@@ -148,6 +148,16 @@ def record_failure(store: Store, user_id: int, now: datetime) -> bool:
     return True
 
 
+def second_factor_failed(store: Store, user: User, client: str, now: datetime, agency: str) -> bool:
+    """A wrong second-factor code, from the web UI or the command line: counted toward the lockout
+    (AC-6) and written to the access records with the lockout it caused (LG-6). True when it locked."""
+    locked = record_failure(store, user.id, now)
+    security.failed(store, "sign-in failure", user.username, client, at=now, agency=agency, step="second factor")
+    if locked:
+        security.failed(store, "account locked", user.username, client, at=now, agency=agency, after="second factor")
+    return locked
+
+
 def signed_in(store: Store, user_id: int, now: datetime | None = None) -> None:
     """A full sign-in (password and second factor): activity noted, failures forgotten."""
     at = to_rfc3339(now or _now())

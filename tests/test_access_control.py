@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance import totp, training, users
+from appliance.audit import records
 from appliance.errors import AccountError
 from appliance.passwords import check_password
 from appliance.hotlists.model import Entry, Hotlist
@@ -210,11 +211,17 @@ def test_failures_spread_over_more_than_15_minutes_do_not_lock(app, clock) -> No
 
 
 def test_wrong_codes_count_towards_the_lockout(app, clock) -> None:
+    """AC-6, LG-6: each wrong code is a recorded refusal from the client's address; the fifth locks, recorded too."""
     client = app.test_client()
     for _ in range(5):
         password_step(client, "op")
-        client.post("/login/code", data={"code": "000000"})
+        client.post("/login/code", data={"code": "000000" if totp.code_at(secret_of("op"), totp.step_of(clock()))
+                                         != "000000" else "111111"})
     assert users.find_user(store_of(app), "op").locked
+    recs = [r for r in records.latest(store_of(app), 100) if r.username == "op"]
+    assert [r.query for r in recs if r.action == "sign-in failure"] == [{"step": "second factor"}] * 5
+    [locked] = [r for r in recs if r.action == "account locked"]
+    assert locked.query == {"after": "second factor"} and locked.client == "127.0.0.1" and locked.outcome == "refused"
 
 
 def test_enrolment_by_qr_code_then_sign_in(app, clock) -> None:

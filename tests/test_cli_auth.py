@@ -73,6 +73,18 @@ def test_a_wrong_password_is_refused_and_counts_towards_the_lockout(store) -> No
     sign_in(store, "op", at=START + timedelta(minutes=7))
 
 
+def test_wrong_codes_are_recorded_and_lock_like_on_the_web(store) -> None:
+    """AC-6, LG-6: the command line counts and records a wrong code as the web UI does (users.second_factor_failed)."""
+    for i in range(5):
+        at = START + timedelta(minutes=i)
+        with pytest.raises(SignInError, match="wrong, expired or already used"):
+            sign_in(store, "op", at=at, otp="000000" if code("op", at) != "000000" else "111111")
+    assert users.find_user(store, "op").locked
+    assert [r.query for r in events(store, "sign-in failure")] == [{"step": "second factor"}] * 5
+    [locked] = events(store, "account locked")
+    assert locked.query == {"after": "second factor"} and locked.outcome == "refused"
+
+
 def test_an_unknown_name_gets_the_same_words_as_a_wrong_password(store) -> None:
     with pytest.raises(SignInError) as exc:
         sign_in(store, "nobody", otp="123456")

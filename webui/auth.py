@@ -94,7 +94,7 @@ def login():
                 return _complete(user)
             return redirect(url_for("auth.second_factor" if user.mfa_enrolled else "auth.enrol"))
         log.warning("failed sign-in from %s", request.remote_addr)
-        _failed(form.username.data, "password")
+        _password_failed(form.username.data)
         error, status = FAILED, 401
     elif request.method == "POST":
         error, status = (form.banner.errors[0] if form.banner.errors else FAILED), 401
@@ -183,10 +183,7 @@ def _complete(user: users.User):
 
 def _code_failed(user: users.User, template: str, form: CodeForm, secret: str | None = None):
     state = web_state()
-    _failed(user.username, "second factor")
-    if users.record_failure(state.store, user.id, state.clock()):
-        security.failed(state.store, "account locked", user.username, request.remote_addr or "unknown",
-                        at=state.clock(), agency=state.agency, after="second factor")
+    if users.second_factor_failed(state.store, user, request.remote_addr or "unknown", state.clock(), state.agency):
         session.clear()
         return render_template("login.html", form=LoginForm(formdata=None), error=FAILED, hint=LOCK_HINT,
                                next="/"), 401
@@ -195,16 +192,16 @@ def _code_failed(user: users.User, template: str, form: CodeForm, secret: str | 
     return render_template(template, form=form, error=CODE_FAILED), 401
 
 
-def _failed(username: str, step: str) -> None:
-    """Record a failed sign-in step (LG-6), and the lockout when this failure caused it (AC-6)."""
+def _password_failed(username: str) -> None:
+    """Record a failed password step (LG-6), and the lockout when this failure caused it (AC-6)."""
     state = web_state()
     address = request.remote_addr or "unknown"
     security.failed(state.store, "sign-in failure", username, address, at=state.clock(), agency=state.agency,
-                    step=step)
-    account = users.find_user(state.store, username) if step == "password" else None
+                    step="password")
+    account = users.find_user(state.store, username)
     if account is not None and account.locked:
         security.failed(state.store, "account locked", account.username, address, at=state.clock(),
-                        agency=state.agency, after=step)
+                        agency=state.agency, after="password")
 
 
 def _enrol_page(form: CodeForm, secret: str, user: users.User, error: str | None, action: str | None = None) -> str:
