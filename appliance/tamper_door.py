@@ -86,11 +86,9 @@ class DoorHandler:
                  lock: TamperLock | None = None, agency: str = "") -> None:
         self.store, self.device_id, self.alert, self.lock, self.agency = store, device_id, alert, lock, agency
         self.opened = 0
-        self.door_open: bool | None = None
 
     def __call__(self, event: Any) -> None:
         from appliance.audit import security
-        self.door_open = event.opened
         log.warning("enclosure door %s", "opened" if event.opened else "closed")
         if event.opened:
             self.opened += 1

@@ -110,8 +110,7 @@ def stall(folder: Path, every_ms: float = 20.0, settle_s: float = 1.0) -> dict:
     with open_bench_store(folder) as store:
         cache = MatcherCache(store)
         cache.current()  # the start-up build, not part of the stall
-        # As runtime.build_pipeline wires it: the cache itself when it builds in the background, else `.current`.
-        writer = AlertingWriter(store, cache if hasattr(cache, "latest") else cache.current)
+        writer = AlertingWriter(store, cache)  # as runtime.build_pipeline wires it: builds in the background
         stored: list[float] = []
         stop = threading.Event()
 

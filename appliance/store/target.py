@@ -20,24 +20,23 @@ def add_store_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-file", help=f"master key file (default {default_key_path()})")
 
 
-def store_target(a: argparse.Namespace) -> tuple[Path, LocalKeyFile]:
-    """The store folder and its key provider named by the arguments."""
-    if a.store:
-        folder = Path(a.store)
-    else:
-        from appliance.config import load_config
-        folder = Path(load_config(Path(a.config) if a.config else None, os.environ).store.path)
+def _config(a: argparse.Namespace):
+    from appliance.config import load_config
+    return load_config(Path(a.config) if a.config else None, os.environ)
+
+
+def store_target(a: argparse.Namespace, cfg=None) -> tuple[Path, LocalKeyFile]:
+    """The store folder and its key provider named by the arguments (`cfg`: the config, if already loaded)."""
+    folder = Path(a.store) if a.store else Path((cfg or _config(a)).store.path)
     return folder, LocalKeyFile(Path(a.key_file) if a.key_file else None)
 
 
 def open_target(a: argparse.Namespace):
     """Open the store named by the arguments (use as a context manager)."""
     from appliance.store.store import Store
-    folder, keys = store_target(a)
-    if not a.key_file and (a.config or not a.store):  # store.unlock = "hub": the hub's secret opens it (DS-5)
-        from appliance.config import load_config
-        cfg = load_config(Path(a.config) if a.config else None, os.environ)
-        if cfg.store.unlock == "hub":
-            from appliance.hub.device_secret import hub_bound_key
-            return Store.open(folder, keys=hub_bound_key(cfg))
+    cfg = _config(a) if a.config or not a.store else None  # read once: it names the folder and how to unlock
+    folder, keys = store_target(a, cfg)
+    if not a.key_file and cfg is not None and cfg.store.unlock == "hub":  # the hub's secret opens it (DS-5)
+        from appliance.hub.device_secret import hub_bound_key
+        return Store.open(folder, keys=hub_bound_key(cfg))
     return Store.open(folder, keys=keys)

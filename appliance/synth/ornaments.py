@@ -22,7 +22,8 @@ Color = tuple[int, int, int]
 FontAt = Callable[[int], ImageFont.FreeTypeFont]  # a font at a pixel size (cached by the caller)
 
 
-def _rgb(rng: random.Random, lo: int, hi: int) -> Color:
+def random_rgb(rng: random.Random, lo: int, hi: int) -> Color:
+    """A random colour, each channel from lo to hi (plates and their ornaments)."""
     return tuple(rng.randint(lo, hi) for _ in range(3))  # type: ignore[return-value]
 
 
@@ -113,9 +114,9 @@ def draw_sticker(img: Image.Image, rng: random.Random, font: FontAt,
         y = H - sh - rng.randint(2, 24)
     else:  # beside the serial, at its height
         y = rng.randint(band[0], max(band[0], band[1] - sh))
-    bg = _rgb(rng, 0, 255)
-    ink = (255 - bg[0], 255 - bg[1], 255 - bg[2]) if rng.random() < 0.7 else _rgb(rng, 0, 255)
-    draw.rectangle([x, y, x + sw, y + sh], fill=bg, outline=_rgb(rng, 0, 255) if rng.random() < 0.3 else None)
+    bg = random_rgb(rng, 0, 255)
+    ink = (255 - bg[0], 255 - bg[1], 255 - bg[2]) if rng.random() < 0.7 else random_rgb(rng, 0, 255)
+    draw.rectangle([x, y, x + sw, y + sh], fill=bg, outline=random_rgb(rng, 0, 255) if rng.random() < 0.3 else None)
     size = max(8, (sh - 6) // len(lines))
     for i, line in enumerate(lines):
         f = font(size if len(line) <= 3 else max(7, min(size, int(sw / max(1, len(line)) * 1.6))))

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from appliance.synth.ornaments import draw_emblem, draw_sticker
+from appliance.synth.ornaments import random_rgb, draw_emblem, draw_sticker
 from appliance.synth.serials import DIGITS, LETTERS, label_of, random_serial
 
 FONT_DIR = Path(__file__).parent / "fonts"
@@ -72,17 +72,13 @@ def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_DIR / name), size)
 
 
-def _rgb(rng: random.Random, lo: int, hi: int) -> tuple[int, int, int]:
-    return tuple(rng.randint(lo, hi) for _ in range(3))  # type: ignore[return-value]
-
-
 def _palette(rng: random.Random) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Background and serial colours; mostly dark text on a pale plate, as in the US."""
     r = rng.random()
     if r < 0.78:
-        bg = _rgb(rng, 215, 255) if rng.random() < 0.7 else _rgb(rng, 180, 255)
+        bg = random_rgb(rng, 215, 255) if rng.random() < 0.7 else random_rgb(rng, 180, 255)
         fg = rng.choice(((10, 20, 90), (20, 20, 20), (150, 20, 25), (15, 80, 40),
-                         (40, 40, 120), (90, 20, 30), _rgb(rng, 0, 80)))
+                         (40, 40, 120), (90, 20, 30), random_rgb(rng, 0, 80)))
     elif r < 0.90:
         bg = rng.choice(((245, 200, 40), (250, 180, 30), (230, 230, 120), (255, 220, 120)))
         fg = rng.choice(((10, 20, 90), (20, 20, 20)))
@@ -97,7 +93,7 @@ def _background(rng: random.Random, bg: tuple[int, int, int]) -> Image.Image:
     arr = np.empty((PLATE_H, PLATE_W, 3), np.float32)
     arr[:] = bg
     if rng.random() < 0.6:  # vertical gradient band
-        tint = np.float32(_rgb(rng, 120, 255))
+        tint = np.float32(random_rgb(rng, 120, 255))
         a = (np.linspace(0, 1, PLATE_H, dtype=np.float32) ** rng.uniform(0.5, 3) * rng.uniform(0.1, 0.4))[:, None, None]
         arr = arr * (1 - a) + tint * a
     img = Image.fromarray(arr.astype(np.uint8))
@@ -139,7 +135,7 @@ def _decorations(img: Image.Image, rng: random.Random, state: str, fg: tuple[int
     for cx in (rng.choice((70, 90, 110)), PLATE_W - rng.choice((70, 90, 110))):  # bolt holes
         for cy in ((22, PLATE_H - 22) if rng.random() < 0.5 else (22,)):
             r = rng.randint(5, 9)
-            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=_rgb(rng, 60, 200))
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=random_rgb(rng, 60, 200))
     if rng.random() < 0.5:
         draw.rounded_rectangle([3, 3, PLATE_W - 4, PLATE_H - 4], 14, outline=_text_color(rng, fg), width=rng.randint(2, 6))
 
@@ -167,7 +163,7 @@ def _glyph_strip(text: str, font: ImageFont.FreeTypeFont, color, rng: random.Ran
 
 
 def _emblem_color(rng: random.Random, fg) -> tuple[int, int, int]:
-    return fg if rng.random() < 0.4 else _rgb(rng, 0, 255)
+    return fg if rng.random() < 0.4 else random_rgb(rng, 0, 255)
 
 
 def _side_emblem(color, rng: random.Random) -> Image.Image:
@@ -223,7 +219,7 @@ def _paste_serial(img: Image.Image, displayed: str, left: Image.Image | None, ri
 def _frame(img: Image.Image, rng: random.Random) -> None:
     """A dealer frame covering up to ~20 % of the plate's top and bottom edges."""
     draw = ImageDraw.Draw(img)
-    color = _rgb(rng, 0, 80) if rng.random() < 0.7 else _rgb(rng, 150, 230)
+    color = random_rgb(rng, 0, 80) if rng.random() < 0.7 else random_rgb(rng, 150, 230)
     top, bottom = rng.randint(0, 30), rng.randint(10, 48)
     draw.rectangle([0, 0, PLATE_W, top], fill=color)
     draw.rectangle([0, PLATE_H - bottom, PLATE_W, PLATE_H], fill=color)
@@ -232,7 +228,7 @@ def _frame(img: Image.Image, rng: random.Random) -> None:
     if bottom > 24:
         f = _font(rng.choice(DECOR_FONTS), bottom - 10)
         text = rng.choice(("TOYOTA OF ORANGE", "HONDA CITY", "AUTO NATION", "CARMAX", "FORD"))
-        draw.text((PLATE_W / 2 - draw.textlength(text, font=f) / 2, PLATE_H - bottom + 3), text, font=f, fill=_rgb(rng, 150, 255))
+        draw.text((PLATE_W / 2 - draw.textlength(text, font=f) / 2, PLATE_H - bottom + 3), text, font=f, fill=random_rgb(rng, 150, 255))
 
 
 def render_plate(rng: random.Random, text: str | None = None, state: str | None = None) -> SynthPlate:
