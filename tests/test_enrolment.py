@@ -190,3 +190,15 @@ def test_a_renewed_file_keeps_the_owner_of_the_one_it_replaces(tmp_path):
     keep_owner(new, old)
     assert (new.stat().st_uid, new.stat().st_gid) == (1234, 2345)
     keep_owner(new, tmp_path / "absent.crt")  # a first certificate: nothing to copy, no error
+
+
+def test_the_pinned_fingerprint_is_read_as_openssl_and_qr_codes_write_it(tmp_path, ca):
+    """Colons, spaces and capitals are allowed (the rules of client_certs.normalise_fingerprint); a garbled
+    fingerprint is named as such, not as a wrong hub."""
+    with _serve(tmp_path, ca) as hub:
+        plain = ca.fingerprint().replace(":", "").lower()
+        spaced = " ".join(plain[i:i + 2].upper() for i in range(0, 64, 2))
+        assert fetch_pinned_ca(hub.url, spaced, tmp_path / "a.pem").fingerprint(hashes.SHA256()).hex() == plain
+        with pytest.raises(EnrolmentError, match="64 hex digits"):
+            fetch_pinned_ca(hub.url, plain[:-1], tmp_path / "b.pem")
+        assert not (tmp_path / "b.pem").exists()

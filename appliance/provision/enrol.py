@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from appliance.atomic_file import replace_file
+from appliance.errors import AccountError
+from appliance.hub.client_certs import normalise_fingerprint
 from appliance.hub.est import CACERTS, PKCS10, SIMPLEENROLL, SIMPLEREENROLL, EstFormatError, decode_certs, encode_csr
 from appliance.hub.tls import check_hub_url, describe_failure, hub_session
 from appliance.provision.certs import make_csr
@@ -40,7 +42,10 @@ class EnrolmentError(RuntimeError):
 def fetch_pinned_ca(hub_url: str, ca_sha256: str, out: Path) -> x509.Certificate:
     """The hub's CA certificate whose SHA-256 fingerprint is `ca_sha256`, written to `out` (PEM)."""
     base = check_hub_url(hub_url)
-    want = ca_sha256.replace(":", "").lower()
+    try:
+        want = normalise_fingerprint(ca_sha256)  # the same rules as a client certificate's (colons, spaces, case)
+    except AccountError as e:
+        raise EnrolmentError(f"the hub's CA fingerprint: {e}") from None
     try:
         with warnings.catch_warnings():  # unverified on purpose: the fingerprint below is the check
             warnings.simplefilter("ignore")
