@@ -384,8 +384,13 @@ _V13 = (  # hub link: client certificates of the pull API (issue #6)
         revoked_at TEXT)""",  # fingerprint: SHA-256 of the DER, lowercase hex; a client may have several
 )
 
+_V14 = (  # access records by action and time: the audit report's period and the exigent-review queue
+    # read only their rows, not the whole chain (audit/records.searches_between, audit/review.py)
+    "CREATE INDEX access_records_action_at ON access_records (action, at)",
+)
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6, 7: _V7,
-                                          8: _V8, 9: _V9, 10: _V10, 11: _V11, 12: _V12, 13: _V13}
+                                          8: _V8, 9: _V9, 10: _V10, 11: _V11, 12: _V12, 13: _V13, 14: _V14}
 LATEST = max(MIGRATIONS)
 
 
