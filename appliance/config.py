@@ -95,6 +95,9 @@ class RecognitionConfig:
     workers: int = setting(1, "frames recognised at the same time", lo=1, hi=8)
     min_confidence: float = setting(0.1, "plate readings less confident than this are treated as illegible", lo=0, hi=1)
     detector_threshold: float = setting(0.4, "plate-detector score a candidate plate needs", lo=0.01, hi=0.99)
+    weak_threshold: float = setting(0.1, "weaker detector peaks down to this score are read too and kept only when "
+                                    "the read is a sure plate (small, dim plates); equal to detector_threshold "
+                                    "turns this off and saves their reads", lo=0.01, hi=0.99)
 
 
 @dataclass(frozen=True)

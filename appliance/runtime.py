@@ -53,7 +53,7 @@ def build_recognizers(cfg: Config) -> list[Recognizer]:
     r = cfg.recognition
     return [Recognizer(PlateReader(threads=r.threads),
                        PlateDetector(threads=r.threads, threshold=r.detector_threshold),
-                       min_confidence=r.min_confidence) for _ in range(r.workers)]
+                       min_confidence=r.min_confidence, weak_threshold=r.weak_threshold) for _ in range(r.workers)]
 
 
 def build_tracker(cfg: Config) -> Tracker:

@@ -74,6 +74,8 @@ def test_recognition_defaults_match_the_engine():
     from appliance.recognition.engine import MIN_CONFIDENCE
     assert Config().recognition.min_confidence == MIN_CONFIDENCE
     assert Config().recognition.detector_threshold == THRESHOLD
+    from appliance.recognition.weak_detections import WEAK_THRESHOLD
+    assert Config().recognition.weak_threshold == WEAK_THRESHOLD
 
 
 def test_backends_match_the_camera_factory():

@@ -63,3 +63,34 @@ def test_nms_keeps_the_best_of_overlaps():
     b = Detection(0.6, (5, 2, 104, 52), np.zeros((4, 2), np.float32))
     c = Detection(0.5, (300, 300, 400, 350), np.zeros((4, 2), np.float32))
     assert nms([b, c, a]) == [a, c]
+
+
+def _reading(text: str, confidence: float):
+    from appliance.recognition.plate_format import check
+    from appliance.types import TextReading
+    return TextReading(text, confidence, tuple([confidence] * len(text)), (), check(text).states)
+
+
+def test_a_weak_detection_counts_only_when_it_reads_as_a_sure_plate():
+    """weak_detections.sure: confident, 5+ characters, letters and digits, in some state's format."""
+    from appliance.recognition.weak_detections import sure
+    assert sure(_reading("CH0P8Y", 0.95))
+    assert not sure(_reading("CH0P8Y", 0.7))  # not confident enough
+    assert not sure(_reading("3768750", 0.9))  # digits only: house and phone numbers
+    assert not sure(_reading("6F1A", 0.99))  # too short
+    assert not sure(_reading("SIOXRIQZ", 0.99))  # no digit
+
+
+def test_a_small_plate_below_the_detector_threshold_is_found_by_reading_it(shared_data):
+    """car22 (a US training scene): its 55 px plate peaks at ~0.11, under the detector's 0.4;
+    read as a weak detection it is found and read right, and nothing else in the frame is reported."""
+    import cv2
+    from appliance.recognition.detector import PlateDetector
+    from appliance.recognition.engine import Recognizer
+    from appliance.recognition.reader import PlateReader
+    frame = cv2.imread(str(shared_data / "openalpr-us" / "scenes" / "car22.jpg"))
+    reader, detector = PlateReader(), PlateDetector()
+    assert [p.text for p in Recognizer(reader, detector, weak_threshold=None).read_frame(frame)] == []
+    (plate,) = Recognizer(reader, detector).read_frame(frame)
+    assert plate.text == "CH0P8Y" and plate.detection_score < detector.threshold
+    assert iou((485, 370, 540, 397), (plate.box[0], plate.box[1], plate.box[0] + plate.box[2], plate.box[1] + plate.box[3])) >= 0.3

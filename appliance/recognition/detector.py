@@ -97,8 +97,8 @@ class PlateDetector:
         self.input_name = self.session.get_inputs()[0].name
         self.threshold = threshold
 
-    def detect(self, frame: np.ndarray) -> list[Detection]:
-        """Plates in one BGR frame, best first."""
+    def detect(self, frame: np.ndarray, threshold: float | None = None) -> list[Detection]:
+        """Plates in one BGR frame, best first; peaks down to `threshold` (default: the detector's)."""
         x, scale = letterbox(frame)
         out = self.session.run(None, {self.input_name: x})[0][0]
-        return decode(out, scale, self.threshold)
+        return decode(out, scale, self.threshold if threshold is None else threshold)

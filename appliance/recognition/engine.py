@@ -5,6 +5,11 @@ resolution (widened corners, padded box) and rectify the cuts, read them in one 
 reader call, re-cut each on where its characters were seen (recut.py) and read those
 in a second batch, keep the text most of the four reads agree on, drop what cannot be a
 plate (illegible, wrong shape, overlay text), and suppress overlaps.
+
+Weak detections (weak_detections.py): peaks below the detector's threshold but above
+WEAK_THRESHOLD are small or dim plates as often as sign text. Each is read once (its
+box cut); those that read like a plate get the four reads, and are kept only when the
+agreed text is a sure one in a state's format.
 Crop mode reads an image that is already a tight plate crop.
 """
 
@@ -18,6 +23,7 @@ import numpy as np
 from appliance.recognition.detector import Detection, PlateDetector, iou
 from appliance.recognition.reader import PlateReader, decode, peak_frames
 from appliance.recognition.recut import refit, text_extent
+from appliance.recognition.weak_detections import MAX_WEAK, WEAK_THRESHOLD, promising, sure
 from appliance.types import Plate, TextReading
 
 MIN_CONFIDENCE = 0.1  # below this a read is reported as illegible
@@ -79,10 +85,11 @@ class Recognizer:
     """Reads plates in still images or frames with one reader and one detector."""
 
     def __init__(self, reader: PlateReader, detector: PlateDetector | None = None,
-                 min_confidence: float = MIN_CONFIDENCE) -> None:
+                 min_confidence: float = MIN_CONFIDENCE, weak_threshold: float | None = WEAK_THRESHOLD) -> None:
         self.reader = reader
         self.detector = detector
         self.min_confidence = min_confidence
+        self.weak_threshold = weak_threshold  # None: weak detections are not read
 
     def read_crops(self, crops: list[np.ndarray]) -> list[list[Plate]]:
         """Read tight crops in one batch; each gives zero or one Plate covering the crop."""
@@ -100,14 +107,31 @@ class Recognizer:
         if self.detector is None:
             raise ValueError("this Recognizer has no detector: construct it with one to read full frames")
         t0 = time.perf_counter()
-        dets = [d for d in self.detector.detect(frame) if plate_shaped(d)]
+        strong, weak = self._detect(frame)
         t1 = time.perf_counter()
-        readings = [most_agreed(rs) for rs in self._read_cuts(frame, dets)]
-        plates = [self._plate(frame, d, r) for d, r in zip(dets, readings) if self._legible(r)]
+        weak = self._screen(frame, weak)
+        readings = [most_agreed(rs) for rs in self._read_cuts(frame, strong + weak)]
+        plates = [self._plate(frame, d, r) for d, r in zip(strong, readings) if self._legible(r)]
+        plates += [self._plate(frame, d, r) for d, r in zip(weak, readings[len(strong):]) if sure(r)]
         if timings is not None:
             timings["detect"] = timings.get("detect", 0.0) + (t1 - t0) * 1000
             timings["read"] = timings.get("read", 0.0) + (time.perf_counter() - t1) * 1000
         return _suppress(sorted(plates, key=lambda p: -p.confidence))
+
+    def _detect(self, frame: np.ndarray) -> tuple[list[Detection], list[Detection]]:
+        """Plate-shaped detections: those above the detector's threshold, and the weak ones below it."""
+        assert self.detector is not None
+        strong_at = self.detector.threshold
+        low = strong_at if self.weak_threshold is None else min(strong_at, self.weak_threshold)
+        dets = [d for d in self.detector.detect(frame, low) if plate_shaped(d)]
+        return [d for d in dets if d.score >= strong_at], [d for d in dets if d.score < strong_at][:MAX_WEAK]
+
+    def _screen(self, frame: np.ndarray, weak: list[Detection]) -> list[Detection]:
+        """The weak detections whose box cut reads like a plate: one batched read for all of them."""
+        if not weak:
+            return []
+        first = self.reader.read([rectify(frame, first_cuts(d)[1], 0.0) for d in weak])
+        return [d for d, r in zip(weak, first) if promising(r)]
 
     def _read_cuts(self, frame: np.ndarray, dets: list[Detection]) -> list[list[TextReading]]:
         """Every read of each detection: two first cuts, then each re-cut on its characters.
