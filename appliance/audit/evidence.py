@@ -66,9 +66,9 @@ def _json(value) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _read_files(store, read_id: str, held_by: list[str]) -> dict[str, bytes]:
+def _read_files(store, read, held_by: list[str]) -> dict[str, bytes]:
     """One read's files: metadata.json and whichever original images the store still has."""
-    read = store.get_read(read_id)
+    read_id = read.id
     files, missing = {}, {}
     for kind in ("crop", "frame"):
         try:
@@ -106,7 +106,8 @@ def export(store, case_number: str, *, reason: str, actor: Actor, write: Callabl
         for h in case_holds:
             for i in h.read_ids:
                 by_read.setdefault(i, []).append(h.id)
-        ids = sorted(i for i in by_read if store.get_read(i) is not None)
+        held = {r.id: r for i in by_read if (r := store.get_read(i)) is not None}
+        ids = sorted(held)
         if not ids:
             raise EvidenceError(f"the reads held for case {case} are no longer in the store (purged after release)")
         rec = records.append(db, AccessRecord(
@@ -115,7 +116,7 @@ def export(store, case_number: str, *, reason: str, actor: Actor, write: Callabl
             query={"case": case, "holds": [h.id for h in case_holds], "format": FORMAT}))
         files: dict[str, bytes] = {}
         for i in ids:
-            files.update(_read_files(store, i, by_read[i]))
+            files.update(_read_files(store, held[i], by_read[i]))
         files["case.json"] = _json({"format": FORMAT, "case_number": case, "device_key_fingerprint": signer.fingerprint,
                                     "holds": [_hold_json(h) for h in case_holds], "reads": ids})
         files["custody.json"] = _json([{"event": "exported from the device", "by": actor.username,
