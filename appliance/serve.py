@@ -37,6 +37,11 @@ KEY_NAME = "web.key"
 CERT_DAYS = 5 * 365
 
 
+def tls_folder(store_path: Path | str) -> Path:
+    """Where the web UI keeps its certificate: `tls/` beside the store folder (renewal and provisioning too)."""
+    return Path(store_path).parent / "tls"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add `serve` to the `alpr` command group."""
     s = sub.add_parser("serve", help="serve the web UI over HTTPS (self-signed certificate unless --cert/--key)")
@@ -106,7 +111,7 @@ def build_server(cfg: Config, app, cert: Path | None, key: Path | None) -> wsgi.
     server = wsgi.Server((cfg.web.host, cfg.web.port), app, numthreads=8, server_name="alpr")
     if cfg.web.tls:
         if cert is None:
-            cert, key = ensure_self_signed(Path(cfg.store.path).parent / "tls", cfg.web.host)
+            cert, key = ensure_self_signed(tls_folder(cfg.store.path), cfg.web.host)
         adapter = BuiltinSSLAdapter(str(cert), str(key))
         if cfg.web.client_ca is not None:
             adapter.context = client_ca_context(cert, key, cfg.web.client_ca)

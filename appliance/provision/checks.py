@@ -97,5 +97,6 @@ class Layout:
         return self.system(store_path)
 
     def tls_folder(self, store_path: Path) -> Path:
-        """Where `alpr serve` looks for its certificate: `tls/` beside the store folder (serve.py)."""
-        return self.system(Path(store_path).parent / "tls")
+        """Where `alpr serve` looks for its certificate (serve.tls_folder), under this layout's root."""
+        from appliance.serve import tls_folder  # the web server's module: only provisioning needs it here
+        return self.system(tls_folder(store_path))

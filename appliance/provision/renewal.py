@@ -25,7 +25,7 @@ from cryptography import x509
 from appliance.config import Config
 from appliance.atomic_file import keep_owner
 from appliance.provision.enrol import EnrolmentError, Expiry, expiry, renew
-from appliance.serve import CERT_NAME, KEY_NAME, ensure_self_signed
+from appliance.serve import CERT_NAME, KEY_NAME, ensure_self_signed, tls_folder
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ RENEW_BEFORE_DAYS = 30
 
 
 def ui_certificate_folder(cfg: Config) -> Path:
-    """Where `alpr serve` keeps its certificate: `tls/` beside the store folder."""
-    return Path(cfg.store.path).parent / "tls"
+    """Where `alpr serve` keeps its certificate (serve.tls_folder)."""
+    return tls_folder(cfg.store.path)
 
 
 def certificate_expiries(cfg: Config, now: datetime | None = None) -> list[Expiry]:
