@@ -5,12 +5,12 @@ resolution (widened corners, padded box) and rectify the cuts, read them in one 
 reader call, re-cut each on where its characters were seen (recut.py) and read those
 in a second batch, keep the text most of the four reads agree on, drop what cannot be a
 plate (illegible, wrong shape, overlay text), and suppress overlaps.
+Crop mode reads an image that is already a tight plate crop.
 
 Weak detections (weak_detections.py): peaks below the detector's threshold but above
 WEAK_THRESHOLD are small or dim plates as often as sign text. Each is read once (its
 box cut); those that read like a plate get the four reads, and are kept only when the
 agreed text is a sure one in a state's format.
-Crop mode reads an image that is already a tight plate crop.
 """
 
 from __future__ import annotations
