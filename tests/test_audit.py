@@ -99,6 +99,42 @@ def test_tampering_is_detected_and_the_first_bad_record_named(tmp_path: Path, ta
         assert not ok and first_bad == expect and words in why and f"(number {bad})" in why, why
 
 
+def test_the_audit_pages_check_reads_only_new_records_between_whole_walks(tmp_path: Path, monkeypatch) -> None:
+    """chain_check.ChainCheck: a view after the whole walk reads only the records appended since,
+    still linked to the last one walked; a record edited meanwhile is found by the next whole walk."""
+    from appliance.audit.chain_check import ChainCheck
+    read = []
+    real = records._problem
+    monkeypatch.setattr(records, "_problem", lambda r, *a: read.append(r["n"]) or real(r, *a))
+    now = [0.0]
+    check = ChainCheck(full_every_s=3600, monotonic=lambda: now[0])
+    with open_store(tmp_path / "store") as s:
+        fill(s, 5)
+        assert check.run(s) == (True, None, "5 access records, chain intact") and read == [1, 2, 3, 4, 5]
+        read.clear()
+        fill(s, 2)
+        now[0] = 600.0
+        ok, bad, why = check.run(s)
+        assert ok and read == [6, 7] and why.startswith("7 access records, chain intact") and "10 min ago" in why
+        unlock(s)
+        s.database.execute_sql("UPDATE access_records SET case_number = 'C-999' WHERE n = 2")
+        read.clear()
+        assert check.run(s)[0] and read == []  # nothing new: the edit waits for the whole walk
+        now[0] = 4000.0
+        ok, bad, why = check.run(s)
+        assert not ok and "(number 2)" in why and "do not match its hash" in why
+        s.database.execute_sql("UPDATE access_records SET case_number = 'C-001' WHERE n = 2")  # put back
+        assert check.run(s)[0]  # after a failure the next view walks the whole chain again
+        records.append(s, AccessRecord(username="x", action="search", client="10.0.0.9",
+                                       purpose_category="criminal investigation", purpose_text="case x",
+                                       case_number="C-x", query={}, at=T0))
+        s.database.execute_sql("UPDATE access_records SET prev_hash = 'forged' WHERE n = 8")
+        read.clear()
+        now[0] = 4100.0
+        ok, bad, why = check.run(s)
+        assert not ok and read == [8] and "previous-record hash" in why  # a new record out of chain: caught at once
+
+
 def test_the_verify_command_exits_0_intact_and_1_broken(tmp_path: Path) -> None:
     folder = tmp_path / "store"
     with open_store(folder) as s:
@@ -264,8 +300,11 @@ def test_the_auditor_page_shows_records_and_chain_state(app, clock) -> None:
     unlock(store_of(app))
     store_of(app).database.execute_sql("UPDATE access_records SET purpose_text = 'nothing to see' "
                                        "WHERE action = 'search'")
-    page = aud.get("/audit")
+    page = aud.get("/audit")  # the page checked the whole chain a moment ago: only newer records now
+    assert b"Chain intact" in page.data and b"walked in full 0 min ago" in page.data
+    page = aud.get("/audit?full=1")  # the auditor asks for the whole walk
     assert b"Chain BROKEN" in page.data
+    assert b"Chain BROKEN" in aud.get("/audit").data  # and after a failure every view walks it all
     admin = app.test_client()
     sign_in(admin, clock, "admin")
     assert admin.get("/audit").status_code == 200

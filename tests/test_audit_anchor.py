@@ -85,9 +85,15 @@ def test_a_second_purge_anchors_further_on(purged) -> None:
     s, recs, _ = purged
     at_hub(s)
     key_folder = keys_for(s.folder).path.parent
+    from appliance.audit.chain_check import ChainCheck
+    check = ChainCheck()
+    key = signing.device_public_key(key_folder)
+    assert check.run(s, key)[0]  # walked from the first anchor
     second = anchors.purge(s, NOW, 730, signing.load_signer(key_folder))
     assert second.n == 8 and [a.n for a in anchors.anchors(s)] == [6, 8]  # the head (9) stays
-    assert records.verify(s, signing.device_public_key(key_folder))[0]
+    assert records.verify(s, key)[0]
+    # the audit page's check notices the anchor moved and walks from the new one, not from where it stopped
+    assert check.run(s, key) == (True, None, "2 access records from the signed purge anchor at record 8, chain intact")
 
 
 def test_records_the_hub_lacks_and_the_newest_record_stay(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, render_template, request
 
 from appliance.audit import records, signing
 from appliance.csv_cells import spreadsheet_safe
@@ -25,14 +25,15 @@ COLUMNS = ("n", "id", "at", "username", "agency", "action", "query", "purpose_ca
 
 @bp.route("/audit")
 def index():
-    """The latest records, newest first, and whether the chain verifies."""
+    """The latest records, newest first, and whether the chain verifies (?full=1: the whole chain now)."""
     store = web_state().store
+    full = request.args.get("full") == "1"
     try:
-        recording.record(action="audit review", purpose_category="audit review", query={"page": "audit"},
-                         result_count=0)
+        recording.record(action="audit review", purpose_category="audit review",
+                         query={"page": "audit", **({"full": True} if full else {})}, result_count=0)
     except recording.RecordRefused:
         return recording.refused()
-    ok, bad, why = records.verify(store, signing.device_public_key(store.key_folder))
+    ok, bad, why = web_state().chain_check.run(store, signing.device_public_key(store.key_folder), full=full)
     return render_template("audit.html", rows=records.latest(store, ON_PAGE), ok=ok, bad=bad, why=why)
 
 

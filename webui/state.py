@@ -10,6 +10,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from flask import current_app
 
+from appliance.audit.chain_check import ChainCheck
 from appliance.config import Config
 from appliance.audit.report import WorkingHours
 from appliance.store import Store
@@ -33,6 +34,7 @@ class WebState:
     working_hours: WorkingHours = field(default_factory=WorkingHours)  # the audit report's off-hours flag
     config: Config = field(default_factory=Config)  # the config file's values; settings.py overlays the store's
     pull_limiter: RateLimiter = field(default_factory=RateLimiter)  # hub clients' requests per token (429)
+    chain_check: ChainCheck = field(default_factory=ChainCheck)  # the audit page's walk of the access records
 
 
 def web_state() -> WebState:

@@ -212,35 +212,70 @@ def verify(store_or_db: Any, public_key: Any = None) -> tuple[bool, str | None, 
     After a purge of old records (LG-5) it starts from the newest signed anchor, checked
     against the device's public key (`public_key`, default the key folder's: anchors.py).
     """
+    walk = verify_walk(store_or_db, public_key)
+    return walk.intact, walk.bad, walk.why
+
+
+@dataclass(frozen=True)
+class Walk:
+    """What a walk of the chain found; `n` and `hash` are the last good record's (where a later walk resumes)."""
+
+    intact: bool
+    bad: str | None
+    why: str
+    anchor_n: int
+    n: int
+    hash: str
+    count: int
+
+
+def verify_walk(store_or_db: Any, public_key: Any = None, resume: Walk | None = None) -> Walk:
+    """`verify`, or with `resume` (an intact earlier walk from the same anchor) only the records after it.
+
+    Resuming checks that the first newer record links to the last one walked, so a record
+    appended out of chain is still caught; what the earlier walk covered is not read again.
+    """
     from appliance.audit import anchors  # anchors builds on this module
     db = _database(store_or_db)
     anchor_n, prev, bad, why = anchors.start(db, public_key)
     if bad is not None:
-        return False, bad, why
-    cursor = db.execute_sql(f"SELECT n, {', '.join(_COLUMNS)}, prev_hash, hash FROM access_records ORDER BY n")
+        return Walk(False, bad, why, anchor_n, anchor_n, prev, 0)
+    start_n, count = anchor_n, 0
+    if resume is not None and resume.intact and resume.anchor_n == anchor_n:
+        start_n, prev, count = resume.n, resume.hash, resume.count
+    cursor = db.execute_sql(f"SELECT n, {', '.join(_COLUMNS)}, prev_hash, hash FROM access_records "
+                            "WHERE n > ? ORDER BY n", (start_n,) if start_n > anchor_n else (-1,))
     names = [d[0] for d in cursor.description]
-    expected_n, count = anchor_n + 1, 0
+    expected_n = start_n + 1
     for values in cursor:
         r = dict(zip(names, values))
-        where = f"record {r['id']} (number {r['n']})"
-        if r["n"] < expected_n:
-            return False, r["id"], f"{where}: it lies before the purge anchor at record {anchor_n} (inserted)"
-        if r["n"] != expected_n:
-            gap = f"record {expected_n} is" if r["n"] == expected_n + 1 else f"records {expected_n} to {r['n'] - 1} are"
-            return False, r["id"], f"{where}: {gap} missing (deleted)"
-        if r["prev_hash"] != prev:
-            return False, r["id"], (f"{where}: its previous-record hash does not match record {expected_n - 1}: "
-                                    "a record before it was deleted, replaced or moved")
-        try:
-            fields = {**r, "query": json.loads(r["query"]), "result_ids": json.loads(r["result_ids"])}
-            from_rfc3339(r["at"])
-        except (ValueError, TypeError):
-            return False, r["id"], f"{where}: its stored fields are not well-formed (edited)"
-        if digest(fields, r["n"], r["prev_hash"]) != r["hash"]:
-            return False, r["id"], f"{where}: its contents do not match its hash (edited or moved)"
+        problem = _problem(r, expected_n, anchor_n, prev)
+        if problem is not None:
+            return Walk(False, r["id"], problem, anchor_n, expected_n - 1, prev, count)
         expected_n, prev, count = expected_n + 1, r["hash"], count + 1
     since = f" from the signed purge anchor at record {anchor_n}" if anchor_n else ""
-    return True, None, f"{count} access records{since}, chain intact"
+    return Walk(True, None, f"{count} access records{since}, chain intact", anchor_n, expected_n - 1, prev, count)
+
+
+def _problem(r: dict[str, Any], expected_n: int, anchor_n: int, prev: str) -> str | None:
+    """Why record `r` breaks the chain where record `expected_n` should follow `prev`, or None."""
+    where = f"record {r['id']} (number {r['n']})"
+    if r["n"] < expected_n:
+        return f"{where}: it lies before the purge anchor at record {anchor_n} (inserted)"
+    if r["n"] != expected_n:
+        gap = f"record {expected_n} is" if r["n"] == expected_n + 1 else f"records {expected_n} to {r['n'] - 1} are"
+        return f"{where}: {gap} missing (deleted)"
+    if r["prev_hash"] != prev:
+        return (f"{where}: its previous-record hash does not match record {expected_n - 1}: "
+                "a record before it was deleted, replaced or moved")
+    try:
+        fields = {**r, "query": json.loads(r["query"]), "result_ids": json.loads(r["result_ids"])}
+        from_rfc3339(r["at"])
+    except (ValueError, TypeError):
+        return f"{where}: its stored fields are not well-formed (edited)"
+    if digest(fields, r["n"], r["prev_hash"]) != r["hash"]:
+        return f"{where}: its contents do not match its hash (edited or moved)"
+    return None
 
 
 def as_dict(record: StoredRecord) -> dict[str, Any]:
