@@ -115,6 +115,11 @@ def test_list_pages_read_only_the_entries_they_show(app, clock, monkeypatch):  #
     assert plates[-1] in page and plates[0] not in page and len(built) == 1
     page = client.get(f"/hotlists/{STOLEN.id}?plate=7AB*12").get_data(as_text=True)
     assert "7AB*12" in page and "No entries" not in page  # a pattern entry is found by its literal text
+    sup = app.test_client()
+    sign_in(sup, clock, "sup")
+    built.clear()
+    page = sup.get(f"/hotlists/{STOLEN.id}/import").get_data(as_text=True)
+    assert f"{3 * SHOWN + 1}" in page and built == []  # the import form counts the list, it does not load it
 
 
 def test_import_checks_first_then_applies_with_the_report(app, clock):  # noqa: F811

@@ -95,11 +95,17 @@ def _int(form, name: str, default: int) -> int:
         raise HotlistError(f"{name.replace('_', ' ')} must be a whole number; got {text!r}") from None
 
 
-def _detail(list_id: str, error: str = "", status: int = 200):
-    store = web_state().store
-    hotlist = repository.get_list(store, list_id)
+def _settings_or_404(list_id: str) -> Hotlist:
+    """A list's settings without its entries, or 404."""
+    hotlist = repository.get_list(web_state().store, list_id)
     if hotlist is None:
         abort(404)
+    return hotlist
+
+
+def _detail(list_id: str, error: str = "", status: int = 200):
+    store = web_state().store
+    hotlist = _settings_or_404(list_id)
     now = web_state().clock()
     wanted = request.args.get("plate", "").strip()
     try:
@@ -166,8 +172,9 @@ def change_entry(list_id: str, entry_id: str):
 @bp.route("/hotlists/<list_id>/import", methods=["GET", "POST"])
 def import_file(list_id: str):
     """GET: the import form. POST: check the file (check_only) or check and apply it; the report either way."""
-    hotlist, entries = _list_or_404(list_id)
-    page = {"hotlist": hotlist, "formats": FORMATS, "current": len(entries), "outcome": None, "error": ""}
+    hotlist = _settings_or_404(list_id)
+    _, current = repository.entries_page(web_state().store, list_id, limit=0)  # the count only
+    page = {"hotlist": hotlist, "formats": FORMATS, "current": current, "outcome": None, "error": ""}
     if request.method == "GET":
         return render_template("hotlist_import.html", **page)
     upload = request.files.get("file")
