@@ -17,6 +17,7 @@ from datetime import datetime
 import pyotp
 import segno
 
+from appliance.audit import security
 from appliance.store import Store
 from appliance.store.models import UserRow
 from appliance.store.times import to_rfc3339
@@ -80,14 +81,19 @@ def confirm_enrolment(store: Store, user_id: int, code: str, now: datetime, *, a
 
 
 def enrol_with_secret(store: Store, user_id: int, secret: str, *, actor: str, now: datetime) -> None:
-    """Set the account's key directly (provisioning and `alpr demo`, which hand the key over themselves)."""
+    """Set the account's key directly (provisioning and `alpr demo`, which hand the key over themselves).
+
+    Also a security event in the access-record chain (LG-6), in the same transaction: the
+    web UI's enrolment records its own, with the browser's address (webui/auth.py).
+    """
     pyotp.TOTP(secret).now()  # a key that is not base32 fails here, before it is stored
     with store.database.atomic():
         UserRow.update(totp_secret=secret, totp_pending=None, totp_last_step=None).where(
             UserRow.id == user_id).execute(store.database)
         user = get_user(store, user_id)
-        record_event(store, actor, user.username if user else str(user_id), "mfa enrolled", "key set directly",
-               to_rfc3339(now))
+        name = user.username if user else str(user_id)
+        record_event(store, actor, name, "mfa enrolled", "key set directly", to_rfc3339(now))
+        security.event(store.database, "mfa enrolled", name, "local", at=now, by=actor, how="key set directly")
 
 
 def verify_code(store: Store, user_id: int, code: str, now: datetime) -> bool:

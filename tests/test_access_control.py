@@ -224,6 +224,14 @@ def test_wrong_codes_count_towards_the_lockout(app, clock) -> None:
     assert locked.query == {"after": "second factor"} and locked.client == "127.0.0.1" and locked.outcome == "refused"
 
 
+def test_a_key_set_directly_is_a_security_event_in_the_chain(folder) -> None:
+    """LG-6: provisioning and the demo set an account's TOTP key themselves; the chain records it."""
+    with Store.open(folder) as s:
+        recs = [r for r in records.latest(s, 1000) if r.action == "mfa enrolled"]
+    assert sorted(r.username for r in recs) == sorted(n for n in [*ROLE_USERS, "untrained", "target"])
+    assert all(r.query == {"by": "test", "how": "key set directly"} and r.client == "local" for r in recs)
+
+
 def test_enrolment_by_qr_code_then_sign_in(app, clock) -> None:
     client = app.test_client()
     r = password_step(client, "newbie")
