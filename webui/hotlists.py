@@ -173,8 +173,8 @@ def change_entry(list_id: str, entry_id: str):
 def import_file(list_id: str):
     """GET: the import form. POST: check the file (check_only) or check and apply it; the report either way."""
     hotlist = _settings_or_404(list_id)
-    _, current = repository.entries_page(web_state().store, list_id, limit=0)  # the count only
-    page = {"hotlist": hotlist, "formats": FORMATS, "current": current, "outcome": None, "error": ""}
+    page = {"hotlist": hotlist, "formats": FORMATS, "current": repository.entry_count(web_state().store, list_id),
+            "outcome": None, "error": ""}
     if request.method == "GET":
         return render_template("hotlist_import.html", **page)
     upload = request.files.get("file")

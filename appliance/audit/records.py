@@ -240,11 +240,12 @@ def verify_walk(store_or_db: Any, public_key: Any = None, resume: Walk | None = 
     anchor_n, prev, bad, why = anchors.start(db, public_key)
     if bad is not None:
         return Walk(False, bad, why, anchor_n, anchor_n, prev, 0)
-    start_n, count = anchor_n, 0
+    start_n, count, after = anchor_n, 0, -1  # a whole walk reads every row: one inserted before the anchor is caught
     if resume is not None and resume.intact and resume.anchor_n == anchor_n:
         start_n, prev, count = resume.n, resume.hash, resume.count
+        after = start_n
     cursor = db.execute_sql(f"SELECT n, {', '.join(_COLUMNS)}, prev_hash, hash FROM access_records "
-                            "WHERE n > ? ORDER BY n", (start_n,) if start_n > anchor_n else (-1,))
+                            "WHERE n > ? ORDER BY n", (after,))
     names = [d[0] for d in cursor.description]
     expected_n = start_n + 1
     for values in cursor:

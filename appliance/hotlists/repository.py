@@ -27,7 +27,7 @@ from appliance.hotlists.matching import Matcher
 from appliance.hotlists.model import Entry, Hotlist, HotlistError, Renewal, from_rfc3339, to_rfc3339, utc_now
 
 __all__ = ["ImportLog", "replace_list", "load_lists", "load_list", "get_list", "list_summaries", "lists_from",
-           "entries_page", "import_log", "lists_version", "MatcherCache"]
+           "entries_page", "entry_count", "import_log", "lists_version", "MatcherCache"]
 
 log = logging.getLogger(__name__)
 
@@ -184,12 +184,16 @@ def entries_page(store, list_id: str, containing: str = "", limit: int = 500) ->
     `containing` is matched literally (instr), so a pattern entry such as 7AB*12 is found
     by typing its `*`.
     """
-    db = store.database
-    rows = db.execute_sql(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM hotlist_entries "
-                          "WHERE list_id = ? AND instr(plate, ?) > 0 ORDER BY id LIMIT ?",
-                          (list_id, containing, max(0, limit))).fetchall()
-    (total,) = db.execute_sql("SELECT COUNT(*) FROM hotlist_entries WHERE list_id = ?", (list_id,)).fetchone()
-    return [_entry_of(r) for r in rows], int(total)
+    rows = store.database.execute_sql(f"SELECT {', '.join(_ENTRY_COLUMNS)} FROM hotlist_entries "
+                                      "WHERE list_id = ? AND instr(plate, ?) > 0 ORDER BY id LIMIT ?",
+                                      (list_id, containing, max(0, limit))).fetchall()
+    return [_entry_of(r) for r in rows], entry_count(store, list_id)
+
+
+def entry_count(store, list_id: str) -> int:
+    """How many entries a list holds, counted in SQL (the list_id index)."""
+    (n,) = store.database.execute_sql("SELECT COUNT(*) FROM hotlist_entries WHERE list_id = ?", (list_id,)).fetchone()
+    return int(n)
 
 
 def load_lists(store) -> list[tuple[Hotlist, list[Entry]]]:

@@ -134,20 +134,28 @@ class Recognizer:
         return [d for d, r in zip(weak, first) if promising(r)]
 
     def _read_cuts(self, frame: np.ndarray, dets: list[Detection]) -> list[list[TextReading]]:
-        """Every read of each detection: two first cuts, then each re-cut on its characters.
+        """Every read of each detection (see `cuts`)."""
+        return [[decode(p) for _, p in cs] for cs in self.cuts(frame, dets)]
 
-        First cuts: the corner quad widened (the detector tends to clip the first or last
-        character) and the padded box. Re-cuts fix the detector's scale error on small
-        plates (US training/validation scenes 39 -> 45 of 52 exact; leave-out never tuned on).
+    def cuts(self, frame: np.ndarray, dets: list[Detection]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        """Each detection's cuts (BGR crops) with the reader's per-frame probabilities for them.
+
+        Two first cuts, the corner quad widened (the detector tends to clip the first or
+        last character) and the padded box, then each re-cut on its characters. Re-cuts fix
+        the detector's scale error on small plates (US training/validation scenes 39 -> 45
+        of 52 exact; leave-out never tuned on). Training cuts the scenes the same way
+        (training/reader/scene_cuts.py). Two batched reader calls for all detections.
         """
         quads = [q for d in dets for q in first_cuts(d)]
-        first = self.reader.probabilities([rectify(frame, q, 0.0) for q in quads])
+        crops = [rectify(frame, q, 0.0) for q in quads]
+        first = self.reader.probabilities(crops)
         again = [(i // 2, r) for i, (q, p) in enumerate(zip(quads, first)) if (r := recut(q, p)) is not None]
-        second = self.reader.probabilities([rectify(frame, q, 0.0) for _, q in again])
-        reads: list[list[TextReading]] = [[decode(first[2 * i]), decode(first[2 * i + 1])] for i in range(len(dets))]
-        for (i, _), p in zip(again, second):
-            reads[i].append(decode(p))
-        return reads
+        recrops = [rectify(frame, q, 0.0) for _, q in again]
+        second = self.reader.probabilities(recrops)
+        out = [[(crops[2 * i], first[2 * i]), (crops[2 * i + 1], first[2 * i + 1])] for i in range(len(dets))]
+        for (i, _), crop, p in zip(again, recrops, second):
+            out[i].append((crop, p))
+        return out
 
     def _legible(self, r: TextReading) -> bool:
         return bool(r.text) and r.confidence >= self.min_confidence

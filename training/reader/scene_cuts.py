@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from appliance.datasets import read_openalpr_folder
-from appliance.recognition import engine
+from appliance.recognition.engine import Recognizer
 from appliance.recognition.detector import PlateDetector, iou
 from appliance.recognition.reader import PlateReader
 from training.splits import US_SCENES, scene_split_of
@@ -22,21 +22,17 @@ from training.splits import US_SCENES, scene_split_of
 MIN_IOU = 0.3  # a detection this close to the labelled box is "the plate"
 
 
-def cuts_of(frame: np.ndarray, det, reader: PlateReader) -> list[np.ndarray]:
+def cuts_of(frame: np.ndarray, det, recognizer: Recognizer) -> list[np.ndarray]:
     """The engine's two first cuts of one detection and their re-cuts (RGB)."""
-    quads = engine.first_cuts(det)
-    crops = [engine.rectify(frame, q, 0.0) for q in quads]
-    for q, p in zip(quads, reader.probabilities(crops)):
-        if (again := engine.recut(q, p)) is not None:
-            crops.append(engine.rectify(frame, again, 0.0))
-    return [cv2.cvtColor(c, cv2.COLOR_BGR2RGB) for c in crops]
+    return [cv2.cvtColor(c, cv2.COLOR_BGR2RGB) for c, _ in recognizer.cuts(frame, [det])[0]]
 
 
 def scene_cuts(split: str = "train") -> list[tuple[np.ndarray, str]]:
     """Every engine cut of every labelled plate the detector finds in one US scene split."""
     if split == "test":
         raise ValueError("the leave-out scenes are never used for training")
-    reader, detector = PlateReader(), PlateDetector()
+    detector = PlateDetector()
+    recognizer = Recognizer(PlateReader(), detector)
     out: list[tuple[np.ndarray, str]] = []
     for scene in read_openalpr_folder(US_SCENES):
         if scene_split_of(scene.path.name) != split:
@@ -48,5 +44,5 @@ def scene_cuts(split: str = "train") -> list[tuple[np.ndarray, str]]:
             dets = [d for d in found if iou(d.box, box) >= MIN_IOU]
             if dets:
                 best = max(dets, key=lambda d: iou(d.box, box))
-                out.extend((c, plate) for c in cuts_of(frame, best, reader))
+                out.extend((c, plate) for c in cuts_of(frame, best, recognizer))
     return out
