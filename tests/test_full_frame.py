@@ -94,3 +94,30 @@ def test_a_small_plate_below_the_detector_threshold_is_found_by_reading_it(share
     (plate,) = Recognizer(reader, detector).read_frame(frame)
     assert plate.text == "CH0P8Y" and plate.detection_score < detector.threshold
     assert iou((485, 370, 540, 397), (plate.box[0], plate.box[1], plate.box[0] + plate.box[2], plate.box[1] + plate.box[3])) >= 0.3
+
+
+def test_screened_box_cut_is_not_read_again(recognizer):
+    """A weak peak's box cut, read once to screen it, is reused by the four reads: same reads, one crop fewer."""
+    from appliance.recognition.engine import Recognizer, first_cuts, rectify
+
+    scene = _scene(101, TEXTS[1])
+    dets = recognizer.detector.detect(scene.image)
+    assert dets, "the detector found the synthetic plate"
+    box_crop = rectify(scene.image, first_cuts(dets[0])[1], 0.0)
+    known = (box_crop, recognizer.reader.probabilities([box_crop])[0])
+
+    class Counting:
+        """The real reader, counting the crops it is given."""
+
+        def __init__(self, reader):
+            self.reader, self.crops = reader, 0
+
+        def probabilities(self, crops):
+            self.crops += len(crops)
+            return self.reader.probabilities(crops)
+
+    plain, reusing = Counting(recognizer.reader), Counting(recognizer.reader)
+    without = Recognizer(plain, recognizer.detector).cuts(scene.image, dets[:1])
+    with_known = Recognizer(reusing, recognizer.detector).cuts(scene.image, dets[:1], [known])
+    assert reusing.crops == plain.crops - 1
+    assert [np.allclose(a[1], b[1], atol=1e-5) for a, b in zip(without[0], with_known[0])] == [True] * len(without[0])

@@ -26,6 +26,7 @@ from appliance.recognition.recut import refit, text_extent
 from appliance.recognition.weak_detections import MAX_WEAK, WEAK_THRESHOLD, promising, sure
 from appliance.types import Plate, TextReading
 
+Cut = tuple[np.ndarray, np.ndarray]  # a rectified BGR crop and the reader's per-frame probabilities for it
 MIN_CONFIDENCE = 0.1  # below this a read is reported as illegible
 WIDEN = (1.2, 1.1)  # corner quads are grown this much (x, y) before the margin
 BOX_GROWTH = (1.2, 1.2)  # the box cut: 10 % margin on every side
@@ -109,8 +110,8 @@ class Recognizer:
         t0 = time.perf_counter()
         strong, weak = self._detect(frame)
         t1 = time.perf_counter()
-        weak = self._screen(frame, weak)
-        readings = [most_agreed(rs) for rs in self._read_cuts(frame, strong + weak)]
+        weak, screened = self._screen(frame, weak)
+        readings = [most_agreed(rs) for rs in self._read_cuts(frame, strong + weak, [None] * len(strong) + screened)]
         plates = [self._plate(frame, d, r) for d, r in zip(strong, readings) if self._legible(r)]
         plates += [self._plate(frame, d, r) for d, r in zip(weak, readings[len(strong):]) if sure(r)]
         if timings is not None:
@@ -126,33 +127,46 @@ class Recognizer:
         dets = [d for d in self.detector.detect(frame, low) if plate_shaped(d)]
         return [d for d in dets if d.score >= strong_at], [d for d in dets if d.score < strong_at][:MAX_WEAK]
 
-    def _screen(self, frame: np.ndarray, weak: list[Detection]) -> list[Detection]:
-        """The weak detections whose box cut reads like a plate: one batched read for all of them."""
+    def _screen(self, frame: np.ndarray, weak: list[Detection]) -> tuple[list[Detection], list[Cut]]:
+        """The weak detections whose box cut reads like a plate, with that cut and its read.
+
+        One batched read for all of them; the box cut's read is kept so that `cuts`
+        does not read the same crop again.
+        """
         if not weak:
-            return []
-        first = self.reader.read([rectify(frame, first_cuts(d)[1], 0.0) for d in weak])
-        return [d for d, r in zip(weak, first) if promising(r)]
+            return [], []
+        crops = [rectify(frame, first_cuts(d)[1], 0.0) for d in weak]
+        probs = self.reader.probabilities(crops)
+        kept = [(d, (c, p)) for d, c, p in zip(weak, crops, probs) if promising(decode(p))]
+        return [d for d, _ in kept], [cut for _, cut in kept]
 
-    def _read_cuts(self, frame: np.ndarray, dets: list[Detection]) -> list[list[TextReading]]:
+    def _read_cuts(self, frame: np.ndarray, dets: list[Detection],
+                   box_cuts: list[Cut | None] | None = None) -> list[list[TextReading]]:
         """Every read of each detection (see `cuts`)."""
-        return [[decode(p) for _, p in cs] for cs in self.cuts(frame, dets)]
+        return [[decode(p) for _, p in cs] for cs in self.cuts(frame, dets, box_cuts)]
 
-    def cuts(self, frame: np.ndarray, dets: list[Detection]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    def cuts(self, frame: np.ndarray, dets: list[Detection],
+             box_cuts: list[Cut | None] | None = None) -> list[list[Cut]]:
         """Each detection's cuts (BGR crops) with the reader's per-frame probabilities for them.
 
         Two first cuts, the corner quad widened (the detector tends to clip the first or
         last character) and the padded box, then each re-cut on its characters. Re-cuts fix
         the detector's scale error on small plates (US training/validation scenes 39 -> 45
         of 52 exact; leave-out never tuned on). Training cuts the scenes the same way
-        (training/reader/scene_cuts.py). Two batched reader calls for all detections.
+        (training/reader/scene_cuts.py). Two batched reader calls for all detections;
+        `box_cuts[i]`, when given, is detection i's box cut already read (weak screening).
         """
+        known = box_cuts or [None] * len(dets)
         quads = [q for d in dets for q in first_cuts(d)]
-        crops = [rectify(frame, q, 0.0) for q in quads]
-        first = self.reader.probabilities(crops)
-        again = [(i // 2, r) for i, (q, p) in enumerate(zip(quads, first)) if (r := recut(q, p)) is not None]
+        first: list[Cut | None] = [known[i // 2] if i % 2 else None for i in range(len(quads))]
+        todo = [i for i, cut in enumerate(first) if cut is None]
+        crops = [rectify(frame, quads[i], 0.0) for i in todo]
+        for i, crop, p in zip(todo, crops, self.reader.probabilities(crops)):
+            first[i] = (crop, p)
+        again = [(i // 2, r) for i, (q, (_, p)) in enumerate(zip(quads, first)) if (r := recut(q, p)) is not None]
         recrops = [rectify(frame, q, 0.0) for _, q in again]
         second = self.reader.probabilities(recrops)
-        out = [[(crops[2 * i], first[2 * i]), (crops[2 * i + 1], first[2 * i + 1])] for i in range(len(dets))]
+        out = [[first[2 * i], first[2 * i + 1]] for i in range(len(dets))]
         for (i, _), crop, p in zip(again, recrops, second):
             out[i].append((crop, p))
         return out

@@ -5,10 +5,15 @@ cuts instead (widened corner quads, padded boxes, and re-cuts on the characters)
 plate frames, bolts and dealer text at the edges. Training on the cuts of the *training*
 scenes, labelled with the scene's true plate, teaches the reader to ignore that surround
 (US training scenes read "7CID930L", "LJ868321", "TP488" before). Leave-out scenes are
-never cut here.
+never cut here. The Brazilian scenes (`br_scene_cuts`) add 114 real plates photographed
+at a distance: another plate font, but real blur, JPEG, dirt and holders, and A-Z 0-9
+serials like the US ones; none of them is in any US split.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -17,7 +22,7 @@ from appliance.datasets import read_openalpr_folder
 from appliance.recognition.engine import Recognizer
 from appliance.recognition.detector import PlateDetector, iou
 from appliance.recognition.reader import PlateReader
-from training.splits import US_SCENES, scene_split_of
+from training.splits import BR_SCENES, US_SCENES, scene_split_of
 
 MIN_IOU = 0.3  # a detection this close to the labelled box is "the plate"
 
@@ -31,11 +36,21 @@ def scene_cuts(split: str = "train") -> list[tuple[np.ndarray, str]]:
     """Every engine cut of every labelled plate the detector finds in one US scene split."""
     if split == "test":
         raise ValueError("the leave-out scenes are never used for training")
+    return _cuts(US_SCENES, lambda name: scene_split_of(name) == split)
+
+
+def br_scene_cuts() -> list[tuple[np.ndarray, str]]:
+    """Every engine cut of every labelled plate the detector finds in the Brazilian scenes."""
+    return _cuts(BR_SCENES, lambda name: True)
+
+
+def _cuts(folder: Path, keep: Callable[[str], bool]) -> list[tuple[np.ndarray, str]]:
+    """The engine's cuts of the labelled plates in an openalpr-format folder, scenes chosen by name."""
     detector = PlateDetector()
     recognizer = Recognizer(PlateReader(), detector)
     out: list[tuple[np.ndarray, str]] = []
-    for scene in read_openalpr_folder(US_SCENES):
-        if scene_split_of(scene.path.name) != split:
+    for scene in read_openalpr_folder(folder):
+        if not keep(scene.path.name):
             continue
         frame = cv2.imread(str(scene.path), cv2.IMREAD_COLOR)
         found = detector.detect(frame)

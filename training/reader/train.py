@@ -120,6 +120,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--scene-cuts", action="store_true",
                    help="also train (and validate) on the engine's cuts of the US training (validation) scenes")
+    p.add_argument("--br-cuts", action="store_true",
+                   help="also train on the engine's cuts of the Brazilian scenes (114 real plates)")
     p.add_argument("--with-val", action="store_true",
                    help="final fit: also train on the validation split; its score is then a training "
                         "score, so no best.pt is kept: export last.pt")
@@ -137,6 +139,9 @@ def main() -> None:
     real_train, real_val = load_real("train", a.scene_cuts), load_real("val", a.scene_cuts)
     if a.with_val:
         real_train = real_train + real_val
+    if a.br_cuts:
+        from training.reader.scene_cuts import br_scene_cuts
+        real_train = real_train + [(img, plate, True) for img, plate in br_scene_cuts()]
     log.info("real: %d training, %d validation crops (engine cuts of scenes: %s)", len(real_train), len(real_val), a.scene_cuts)
     # Synthetic only for the first 10 % of steps (unless fine-tuning), then real crops
     # at --real-frac of every batch.
