@@ -121,3 +121,34 @@ def test_screened_box_cut_is_not_read_again(recognizer):
     with_known = Recognizer(reusing, recognizer.detector).cuts(scene.image, dets[:1], [known])
     assert reusing.crops == plain.crops - 1
     assert [np.allclose(a[1], b[1], atol=1e-5) for a, b in zip(without[0], with_known[0])] == [True] * len(without[0])
+
+
+def test_zoomed_refinement_sharpens_small_plates_corners(recognizer):
+    """Small plates found again in a zoomed window: their corners land closer to the truth.
+
+    Measured: 13 of 20 synthetic 50-90 px plates in 1280x720 frames found, mean corner
+    error 5.4 px before and 4.5 px after.
+    """
+    detector = recognizer.detector
+    before, after = [], []
+    for seed in range(20):
+        rng = random.Random(700 + seed)
+        scene = compose(rng, count=1, width_range=(50, 90))
+        x, y, w, h = box_of(scene.corners[0])
+        found = [d for d in detector.detect(scene.image) if iou(d.box, (x, y, x + w, y + h)) >= 0.3]
+        if found:
+            refined = detector.refine(scene.image, found[:1])[0]
+            before.append(np.abs(found[0].corners - scene.corners[0]).mean())
+            after.append(np.abs(refined.corners - scene.corners[0]).mean())
+    assert len(before) >= 10
+    assert np.mean(after) < 0.9 * np.mean(before), (np.mean(before), np.mean(after))
+
+
+def test_large_plates_are_not_refined_and_windows_stay_inside_the_frame(recognizer):
+    from appliance.recognition.detector import zoom_window
+
+    scene = _scene(102, TEXTS[3])  # one plate 140-260 px wide: not small
+    dets = recognizer.detector.detect(scene.image)
+    assert dets and all(r is d for r, d in zip(recognizer.detector.refine(scene.image, dets), dets))
+    assert zoom_window((720, 1280), (1250.0, 700.0, 1290.0, 720.0)) == (1190, 662, 1280, 720)  # 160x96 about (1270, 710), clipped
+    assert zoom_window((720, 1280), (-5.0, -2.0, 30.0, 10.0)) == (0, 0, 82, 46)  # 140x84 about (12.5, 4), clipped

@@ -111,6 +111,10 @@ class Recognizer:
         strong, weak = self._detect(frame)
         t1 = time.perf_counter()
         weak, screened = self._screen(frame, weak)
+        refined = self.detector.refine(frame, weak)
+        # A refined weak plate is cut anew; one left as it was keeps its screened box cut.
+        screened = [cut if r is d else None for d, r, cut in zip(weak, refined, screened)]
+        weak = refined
         readings = [most_agreed(rs) for rs in self._read_cuts(frame, strong + weak, [None] * len(strong) + screened)]
         plates = [self._plate(frame, d, r) for d, r in zip(strong, readings) if self._legible(r)]
         plates += [self._plate(frame, d, r) for d, r in zip(weak, readings[len(strong):]) if sure(r)]
@@ -125,7 +129,8 @@ class Recognizer:
         strong_at = self.detector.threshold
         low = strong_at if self.weak_threshold is None else min(strong_at, self.weak_threshold)
         dets = [d for d in self.detector.detect(frame, low) if plate_shaped(d)]
-        return [d for d in dets if d.score >= strong_at], [d for d in dets if d.score < strong_at][:MAX_WEAK]
+        strong = self.detector.refine(frame, [d for d in dets if d.score >= strong_at])
+        return strong, [d for d in dets if d.score < strong_at][:MAX_WEAK]
 
     def _screen(self, frame: np.ndarray, weak: list[Detection]) -> tuple[list[Detection], list[Cut]]:
         """The weak detections whose box cut reads like a plate, with that cut and its read.
