@@ -241,3 +241,30 @@ def test_the_configured_forwarder_uses_the_pinned_ca_and_the_token_file(store: S
         f = build_forwarder(cfg, store)
         assert f is not None and f.run_once().acked == 3
     assert set(ids) <= set(hub.records)
+
+
+def test_a_hub_that_is_down_is_a_warning_and_a_refused_request_an_error(store: Store, caplog) -> None:
+    """A retry can fix a hub that is down (logged as a warning); a 404 from a wrong hub.url it cannot (an error)."""
+    import socket
+
+    reads(store)
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = f"http://127.0.0.1:{port}"
+    f = Forwarder(store, down, "dev-1", session=hub_session(down), timeout_s=5.0, sleep=lambda s: None)
+    with caplog.at_level(logging.WARNING, logger="appliance.hub.forwarder"):
+        result = f.run_once()
+    assert result.error is not None and "connection refused" in result.error, result.error
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert store.outbox_backlog().count == 3
+
+    caplog.clear()
+    with RecordingHub() as hub:
+        wrong = hub.url + "/not-the-hub"  # ingest goes to /not-the-hub/api/v1/ingest
+        f = Forwarder(store, wrong, "dev-1", session=hub_session(wrong), timeout_s=5.0, sleep=lambda s: None)
+        with caplog.at_level(logging.WARNING, logger="appliance.hub.forwarder"):
+            result = f.run_once()
+    assert result.error == "the hub answered HTTP 404", result.error
+    assert [r.levelno for r in caplog.records] == [logging.ERROR]
+    assert store.outbox_backlog().count == 3

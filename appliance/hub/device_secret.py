@@ -46,8 +46,7 @@ class DeviceSecret:
         except requests.RequestException as e:
             raise DeviceSecretError(f"{_BOUND}: {describe_failure(e)}") from None
         if r.status_code != 200:
-            cause = describe_status(r.status_code) or f"the hub answered HTTP {r.status_code}"
-            raise DeviceSecretError(f"{_BOUND}: {cause}")
+            raise DeviceSecretError(f"{_BOUND}: {describe_status(r.status_code)}")
         try:
             secret = base64.b64decode(r.json()["secret"], validate=True)
         except (ValueError, KeyError, TypeError, binascii.Error):

@@ -37,7 +37,7 @@ from appliance.hub.items import render
 from appliance.ids import uuid7
 from appliance.store import Store
 from appliance.store.times import to_rfc3339
-from appliance.hub.tls import check_hub_url, describe_failure, describe_status, hub_session, is_configuration_fault
+from appliance.hub.tls import Cause, check_hub_url, describe_failure, describe_status, hub_session
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class Forwarder:
         except requests.RequestException as e:
             return [], describe_failure(e)  # names the cause (expired certificate, wrong CA, ...)
         if not 200 <= r.status_code < 300:
-            return [], describe_status(r.status_code) or f"the hub answered HTTP {r.status_code}"
+            return [], describe_status(r.status_code)
         try:
             ack = r.json().get("ack")
         except (ValueError, AttributeError):
@@ -243,9 +243,11 @@ class Forwarder:
         return ack, None
 
     def _failed(self, error: str) -> None:
+        """Record and log a failed push: an error when only a person can fix it (tls.Cause), else a warning."""
         with self._lock:
             self.last_error, self.last_error_at = error, self._clock()
-        level = logging.ERROR if is_configuration_fault(error) else logging.WARNING  # a retry will not fix it
+        fault = isinstance(error, Cause) and error.configuration  # a retry will not fix it
+        level = logging.ERROR if fault else logging.WARNING
         log.log(level, "push to the hub failed (%s); the records stay in the outbox", error)
 
     # -- what the health page and the heartbeat show ----------------------------------------

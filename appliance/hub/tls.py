@@ -179,40 +179,53 @@ _CAUSES = (  # (what OpenSSL or the server says, what it means for the operator)
 )
 
 
-def describe_failure(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> Cause:
     """Why a request to the hub failed, in words that say what to fix (never a URL with a secret, never plate text)."""
     text = str(exc).lower()
     for needle, cause in _CAUSES:
         if needle in text:
-            return cause
+            return _cause(cause, True)  # certificates and TLS versions: a retry will not fix them
     if isinstance(exc, requests.exceptions.SSLError):
-        return f"the TLS handshake with the hub failed ({_short(exc)})"
+        return _cause(f"the TLS handshake with the hub failed ({_short(exc)})", True)
     if isinstance(exc, requests.Timeout):
-        return "the hub did not answer in time"
+        return _cause("the hub did not answer in time", False)
     if "not the configured hub" in text:
-        return str(exc)
+        return _cause(str(exc), True)
     if isinstance(exc, requests.ConnectionError):
         if "connection refused" in text:
-            return "could not reach the hub: connection refused (is it up?)"
+            return _cause("could not reach the hub: connection refused (is it up?)", False)
         if "reset" in text or "aborted" in text or "remotedisconnected" in text:
-            return "the hub closed the connection without an answer (with mutual TLS: it may have refused " \
-                   "this device's certificate)"
-        return f"could not reach the hub: {type(exc).__name__}"
-    return f"{type(exc).__name__}: {_short(exc)}"
+            return _cause("the hub closed the connection without an answer (with mutual TLS: it may have refused "
+                          "this device's certificate)", False)
+        return _cause(f"could not reach the hub: {type(exc).__name__}", False)
+    return _cause(f"{type(exc).__name__}: {_short(exc)}", False)
 
 
-def describe_status(status: int) -> str | None:
-    """The cause behind an authentication status from the hub, else None."""
+class Cause(str):
+    """Why a hub call failed, in words, and whether waiting and retrying can fix it.
+
+    `configuration` is True for causes only a person can fix (a certificate, a token, a
+    TLS version, a refused request): the forwarder logs those as errors, the rest as
+    warnings. A str, so every message stays plain text where it is shown or stored.
+    """
+
+    configuration: bool = False
+
+
+def _cause(text: str, configuration: bool) -> Cause:
+    cause = Cause(text)
+    cause.configuration = configuration
+    return cause
+
+
+def describe_status(status: int) -> Cause:
+    """The cause behind a hub answer that is not a success."""
     if status == 401:
-        return "the hub refused the bearer token (HTTP 401): check the hub token"
+        return _cause("the hub refused the bearer token (HTTP 401): check the hub token", True)
     if status == 403:
-        return "the hub refused this device (HTTP 403): the token or device certificate is not allowed"
-    return None
-
-
-def is_configuration_fault(cause: str) -> bool:
-    """True for causes a retry will not fix (certificates, tokens, TLS versions): logged as errors."""
-    return "certificate" in cause or "token" in cause or "TLS" in cause or "HTTP 40" in cause
+        return _cause("the hub refused this device (HTTP 403): the token or device certificate is not allowed", True)
+    # Other refusals (400, 404: a wrong hub.url or protocol) need a person; 408, 429 and 5xx pass.
+    return _cause(f"the hub answered HTTP {status}", 400 <= status < 500 and status not in (408, 429))
 
 
 def _short(exc: BaseException) -> str:
