@@ -20,12 +20,12 @@ from appliance.atomic_file import replace_file
 from firmware.edge import FrameChecks, led_pattern
 from firmware.health import HealthReport, Level, read_health
 from firmware.periodic import Periodic
+from firmware.watchdog import FRAME_MAX_AGE_S  # one stall limit for the LED and the watchdog
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FILE = "edge-health.json"
 ALERT_SHOW_S = 60.0  # without acknowledgement tracking, the LED flashes ALERT this long after an alert
-STALL_S = 10.0  # no frame for this long: the camera counts as stalled (LED FAULT)
 
 _current: EdgeHealth | None = None
 
@@ -56,6 +56,7 @@ class EdgeHealth:
                  last_frame: Callable[[], float | None] = lambda: None,
                  read: Callable[[], HealthReport] = read_health, monotonic: Callable[[], float] | None = None,
                  folder: Path | None = None, interval_s: float = 10.0) -> None:
+        import threading
         import time
         self.board, self.checks, self.door, self.lock = board, checks, door, lock
         self.alert_sink, self.burst, self.pipeline_health = alert_sink, burst, pipeline_health
@@ -67,16 +68,26 @@ class EdgeHealth:
         self._alert_until = 0.0
         self._snapshot: dict[str, Any] = {"status": "starting"}
         self._worker: Periodic | None = None  # made at start(): interval_s may be set until then
+        self._sampling = threading.Lock()  # the worker and Edge.running() both sample: one at a time
 
     # -- sampling ------------------------------------------------------------------
     def sample(self) -> dict[str, Any]:
-        """Read everything once, set the LED, publish; returns the snapshot."""
+        """Read everything once, set the LED, publish; returns the snapshot.
+
+        Serialised: the worker samples every interval and Edge.running() once at start-up
+        (so the LED leaves STARTING at once); two samples interleaved could publish an
+        older snapshot last or count one alert twice.
+        """
+        with self._sampling:
+            return self._sample()
+
+    def _sample(self) -> dict[str, Any]:
         now = self.monotonic()
         report = self.read()
         checks = self.checks.state() if self.checks is not None else None
         last = self.last_frame()
         since = last if last is not None else (self.started_at if self.started_at is not None else now)
-        stalled = self.started and now - since > STALL_S
+        stalled = self.started and now - since > FRAME_MAX_AGE_S
         raised = getattr(self.alert_sink, "raised", 0)
         if raised > self._alerts_seen:
             self._alerts_seen, self._alert_until = raised, now + ALERT_SHOW_S
@@ -84,7 +95,7 @@ class EdgeHealth:
         findings = checks.findings if checks else frozenset()
         level, reasons = report.level, list(report.reasons)
         if stalled:
-            level, reasons = Level.FAULT, reasons + [f"no camera frame for {STALL_S:.0f} s"]
+            level, reasons = Level.FAULT, reasons + [f"no camera frame for {FRAME_MAX_AGE_S:.0f} s"]
         if findings:
             level = max(level, Level.DEGRADED)
             reasons += [f.value for f in sorted(findings, key=lambda f: f.name)]

@@ -81,6 +81,9 @@ def watchdog_interval(env: Mapping[str, str] | None = None, pid: int | None = No
     return value / 2e6 if value > 0 else None
 
 
+FRAME_MAX_AGE_S = 10.0  # no camera frame for this long is a stall: the watchdog stops petting, the LED shows FAULT
+
+
 class FrameFlowCheck:
     """Healthy while a frame arrived within `max_age` seconds and every worker is alive.
 
@@ -89,7 +92,7 @@ class FrameFlowCheck:
     construction allow the camera to start. `workers` maps names to "is it alive?".
     """
 
-    def __init__(self, last_frame: Callable[[], float | None], max_age: float = 10.0, *,
+    def __init__(self, last_frame: Callable[[], float | None], max_age: float = FRAME_MAX_AGE_S, *,
                  workers: Mapping[str, Callable[[], bool]] | None = None, grace: float = 30.0,
                  clock: Clock | None = None) -> None:
         if max_age <= 0 or grace < 0:

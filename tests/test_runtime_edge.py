@@ -293,3 +293,26 @@ def test_no_frame_yet_is_a_stall_only_after_10_s_from_start(board, io_clock):
     assert edge.sample()["led"] == "running"  # the camera is still opening
     io_clock.advance(10.5)
     assert edge.sample()["led"] == "fault" and board.led_pattern is LedPattern.FAULT
+
+
+def test_samples_from_two_threads_do_not_interleave(io_clock):
+    """The worker and Edge.running() both call sample(): one runs at a time."""
+    import threading
+    import time
+
+    inside, most = [0], [0]
+
+    def slow_report() -> HealthReport:
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        inside[0] -= 1
+        return report()
+
+    edge = EdgeHealth(read=slow_report, monotonic=io_clock.monotonic)
+    threads = [threading.Thread(target=edge.sample) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
