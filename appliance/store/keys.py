@@ -46,7 +46,13 @@ CREDENTIAL_NAME = "store-key"  # systemd: LoadCredentialEncrypted=store-key:/etc
 
 
 class KeyProvider(Protocol):
-    """Unlocks a store: gives its master key, or makes one for a store that has none yet."""
+    """Unlocks a store: gives its master key, or makes one for a store that has none yet.
+
+    `path` is the file the key is kept in (both providers keep one); the device's signing
+    key lives in the same folder (audit/signing.py), which is how a store finds it.
+    """
+
+    path: Path
 
     def load(self, *, create: bool = False) -> bytes:
         """The 32-byte master key; `create=True` only for a store that holds no encrypted data yet."""

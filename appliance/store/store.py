@@ -107,8 +107,7 @@ class Store:
         except BaseException:
             lock.release()
             raise
-        key_path = getattr(keys, "path", None)  # both real providers keep their key in a file
-        store.key_folder = Path(key_path).parent if key_path is not None else default_key_path().parent
+        store.key_folder = Path(keys.path).parent
         try:
             store._start(check_integrity)
         except BaseException:
