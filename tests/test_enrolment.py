@@ -69,7 +69,7 @@ def test_provision_enrols_the_device_and_points_the_config_at_the_pinned_ca(tmp_
     assert str(cfg.hub.client_cert) == "/var/lib/alpr-keys/device.crt"
     report = json.loads((root / "var/lib/alpr/provision/report.json").read_text())
     check = next(c for c in report["checks"] if c["name"] == "hub enrolment")
-    assert check["status"] == "ok" and "with the device certificate, hub CA pinned: ok" in check["detail"]
+    assert check["status"] == "ok" and "with the hub CA pinned and the device certificate offered: ok" in check["detail"]
     assert check["facts"]["device_certificate_sha256"] == cert.fingerprint(hashes.SHA256()).hex(":")
 
 

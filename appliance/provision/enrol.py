@@ -88,7 +88,15 @@ def renew(hub_url: str, ca_file: Path, key_file: Path, cert_file: Path) -> x509.
 
 
 def test_connection(hub_url: str, ca_file: Path, cert_file: Path, key_file: Path) -> str:
-    """A mutual-TLS request with the new certificate against the pinned CA: proves the whole path."""
+    """A TLS request to the hub's public CA endpoint, the pinned CA trusted and the new certificate offered.
+
+    It proves the route, the hub's certificate and the device's key and certificate files
+    (a hub that requires client certificates refuses the handshake otherwise). It does not
+    prove the hub accepts this certificate for pushes: /cacerts needs no authentication, and
+    the API endpoints may want a token as well, so the message says exactly what was shown;
+    the first push (or the hub binding, which fetches the device secret over mutual TLS)
+    proves the rest.
+    """
     session = hub_session(hub_url, ca_file=ca_file, client_cert=cert_file, client_key=key_file)
     try:
         r = session.get(check_hub_url(hub_url) + CACERTS, timeout=TIMEOUT_S)
@@ -96,7 +104,8 @@ def test_connection(hub_url: str, ca_file: Path, cert_file: Path, key_file: Path
         raise EnrolmentError(f"test connection to {hub_url} failed: {describe_failure(e)}") from None
     if r.status_code != 200:
         raise EnrolmentError(f"test connection to {hub_url}: the hub answered {r.status_code}")
-    return f"TLS to {hub_url} with the device certificate, hub CA pinned: ok"
+    return (f"TLS to {hub_url} with the hub CA pinned and the device certificate offered: ok "
+            "(the first push shows whether the hub accepts it)")
 
 
 @dataclass(frozen=True)
