@@ -1,0 +1,24 @@
+"""The parking-lot stand-in (training/parking_proxy.py): plates scaled to ~75 px in 640x480 windows."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from appliance.datasets import LabelledScene
+from training import parking_proxy
+
+
+@pytest.mark.parametrize("size, box", [((720, 1280), (900, 600, 200, 100)), ((300, 400), (10, 250, 40, 20))])
+def test_the_window_is_640x480_and_holds_the_plate_at_its_width(size, box):
+    image = np.zeros((*size, 3), np.uint8)
+    x, y, w, h = box
+    image[y:y + h, x:x + w] = 255  # the plate, white
+    scene = LabelledScene(Path(f"s{size[0]}.jpg"), (box,), ("7ABC123",))
+    frame, lines = parking_proxy.window(scene, image, 75)
+    assert frame.shape == (480, 640, 3)
+    name, bx, by, bw, bh, plate = lines[0].split("\t")
+    bx, by, bw, bh = map(int, (bx, by, bw, bh))
+    assert (name, plate, bw) == (scene.path.name, "7ABC123", 75)
+    assert 0 <= bx and bx + bw <= 640 and 0 <= by and by + bh <= 480
+    assert frame[by + 2:by + bh - 2, bx + 2:bx + bw - 2].min() > 200  # the label sits on the plate
