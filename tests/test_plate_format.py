@@ -55,3 +55,24 @@ def test_the_reader_keeps_the_o_spelling_as_an_alternative():
     r = decode(probs)
     assert r.text == "0LDGRL"
     assert "OLDGRL" in [a.text for a in r.alternatives]
+
+
+def test_state_formats_match_as_their_patterns_read():
+    """The bitmask matcher agrees with the formats written as regular expressions (# digit, L letter, * either)."""
+    import random
+    import re
+
+    from appliance.synth.serials import STATE_PATTERNS
+
+    def by_regex(text: str) -> tuple[str, ...]:
+        return tuple(state for state, patterns in sorted(STATE_PATTERNS.items()) for p in patterns
+                     if re.fullmatch("".join({"#": "[0-9]", "L": "[A-Z]", "*": "[A-Z0-9]"}.get(c, "") for c in p), text))
+
+    rng = random.Random(3)
+    shapes = [p for patterns in STATE_PATTERNS.values() for p in patterns]
+    texts = ["".join(rng.choice("0123456789" if c == "#" else "ABCXYZ" if c == "L" else "A1")
+                     for c in pattern if c in "#L*") for pattern in shapes for _ in range(5)]
+    texts += ["".join(rng.choice("AB12") for _ in range(rng.randint(1, 9))) for _ in range(300)]
+    assert sum(bool(by_regex(t)) for t in texts) > 5 * len(shapes) - 1  # the samples drawn from formats fit
+    for t in texts:
+        assert check(t).states == by_regex(t), t

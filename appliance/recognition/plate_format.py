@@ -8,12 +8,14 @@ between near-equal alternatives (O/0, I/1, 8/B, 5/S).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 from appliance.synth.serials import STATE_PATTERNS
 
 MIN_LEN, MAX_LEN, MAX_VANITY_LEN = 2, 8, 10
+PLATE_CHARS = re.compile(r"[A-Z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -25,23 +27,38 @@ class FormatCheck:
     reason: str  # "" when plausible, else why not
 
 
-def _regex(pattern: str) -> re.Pattern[str]:
-    body = "".join({"#": "[0-9]", "L": "[A-Z]", "*": "[A-Z0-9]"}.get(c, "") for c in pattern)
-    return re.compile(f"^{body}$")
-
-
 @lru_cache(maxsize=1)
-def _state_regexes() -> tuple[tuple[str, re.Pattern[str]], ...]:
-    return tuple((state, _regex(p)) for state, pats in sorted(STATE_PATTERNS.items()) for p in pats)
+def _state_shapes() -> dict[int, tuple[tuple[str, int, int], ...]]:
+    """Every state serial format by length: (state, digit positions, letter positions) as bitmasks.
+
+    A format character is # (digit), L (letter) or * (either); a string of the same
+    length fits when no digit sits where a letter must and no letter where a digit must.
+    Bitmasks, not 75 regular expressions: every read checks dozens of alternative strings.
+    """
+    by_length: dict[int, list[tuple[str, int, int]]] = {}
+    for state, patterns in sorted(STATE_PATTERNS.items()):
+        for pattern in patterns:
+            shape = [c for c in pattern if c in "#L*"]
+            digits = sum(1 << i for i, c in enumerate(shape) if c == "#")
+            letters = sum(1 << i for i, c in enumerate(shape) if c == "L")
+            by_length.setdefault(len(shape), []).append((state, digits, letters))
+    return {n: tuple(v) for n, v in by_length.items()}
+
+
+def _states(text: str) -> Iterator[str]:
+    """The states whose standard formats fit `text` (A-Z 0-9 only), one per fitting format, lazily."""
+    digits = sum(1 << i for i, c in enumerate(text) if c.isdigit())
+    letters = ((1 << len(text)) - 1) ^ digits
+    return (state for state, d, l in _state_shapes().get(len(text), ()) if not d & letters and not l & digits)
 
 
 def check(text: str) -> FormatCheck:
     """Judge a read string against US plate formats."""
     if not text:
         return FormatCheck(0.0, (), "empty")
-    if not re.fullmatch(r"[A-Z0-9]+", text):
+    if not PLATE_CHARS.fullmatch(text):
         return FormatCheck(0.3, (), "characters outside A-Z 0-9")
-    states = tuple(s for s, rx in _state_regexes() if rx.match(text))
+    states = tuple(_states(text))
     n = len(text)
     if n < MIN_LEN:
         return FormatCheck(0.5, states, f"{n} character is shorter than any US plate")
@@ -72,4 +89,4 @@ def vanity_zeros(text: str) -> str:
 
 def format_bonus(text: str) -> float:
     """A small multiplicative tie-breaker for ranking alternatives (1.0 to 1.05)."""
-    return 1.05 if check(text).states else 1.0
+    return 1.05 if PLATE_CHARS.fullmatch(text) and any(_states(text)) else 1.0
