@@ -22,3 +22,24 @@ def test_the_window_is_640x480_and_holds_the_plate_at_its_width(size, box):
     assert (name, plate, bw) == (scene.path.name, "7ABC123", 75)
     assert 0 <= bx and bx + bw <= 640 and 0 <= by and by + bh <= 480
     assert frame[by + 2:by + bh - 2, bx + 2:bx + bw - 2].min() > 200  # the label sits on the plate
+
+
+def test_small_plate_frames_are_labelled_in_the_openalpr_format(tmp_path, monkeypatch):
+    """training/small_plates.py: one plate per frame, inside the frame, within the asked widths."""
+    import sys
+
+    import cv2
+
+    from appliance.datasets import read_openalpr_folder
+    from training import small_plates
+
+    monkeypatch.setattr(sys, "argv", ["small_plates", str(tmp_path), "--count", "3", "--size", "640x480",
+                                      "--widths", "55-95"])
+    small_plates.main()
+    scenes = read_openalpr_folder(tmp_path)
+    assert len(scenes) == 3
+    for scene in scenes:
+        (x, y, w, h), = scene.boxes
+        assert cv2.imread(str(scene.path)).shape == (480, 640, 3)
+        assert 40 <= w <= 110 and 0 <= x + w / 2 <= 640 and 0 <= y + h / 2 <= 480, scene.boxes  # may touch an edge
+        assert 2 <= len(scene.plates[0]) <= 10
