@@ -30,7 +30,7 @@ THRESHOLD = 0.4  # chosen on the US training/validation scenes: same recall as 0
 MAX_PLATES = 20
 NMS_IOU = 0.4
 ZOOM_BELOW = 64  # plates narrower than this in the 640x384 input are found again zoomed in
-ZOOM_WIDTHS = 4  # the zoomed window is this many plate widths wide, 640x384-shaped
+ZOOM_WIDTHS = 4  # the zoomed window is this many plate widths wide, 5:3 like the network's input
 ZOOM_W, ZOOM_H = 320, 192  # the zoomed window's network input (the plate is ~80 px there)
 ZOOM_THRESHOLD = 0.05  # in the window the plate is already known; only its geometry is wanted
 

@@ -1,10 +1,11 @@
 """The recognition engine: images in, Plates out.
 
-Full frames: detect on a letterboxed 640x384 copy, cut each plate twice at full
-resolution (widened corners, padded box) and rectify the cuts, read them in one batched
-reader call, re-cut each on where its characters were seen (recut.py) and read those
-in a second batch, keep the text most of the four reads agree on, drop what cannot be a
-plate (illegible, wrong shape, overlay text), and suppress overlaps.
+Full frames: detect on a letterboxed 640x384 copy (small plates found again in a zoomed
+window: PlateDetector.refine), cut each plate twice at full resolution (widened corners,
+padded box) and rectify the cuts, read them in one batched reader call, re-cut each on
+where its characters were seen (recut.py) and read those in a second batch, keep the text
+most of the four reads agree on, drop what cannot be a plate (illegible, wrong shape,
+overlay text), and suppress overlaps.
 Crop mode reads an image that is already a tight plate crop.
 
 Weak detections (weak_detections.py): peaks below the detector's threshold but above

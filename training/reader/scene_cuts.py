@@ -58,6 +58,6 @@ def _cuts(folder: Path, keep: Callable[[str], bool]) -> list[tuple[np.ndarray, s
             box = (x, y, x + w, y + h)
             dets = [d for d in found if iou(d.box, box) >= MIN_IOU]
             if dets:
-                best = max(dets, key=lambda d: iou(d.box, box))
+                best = detector.refine(frame, [max(dets, key=lambda d: iou(d.box, box))])[0]  # as the engine
                 out.extend((c, plate) for c in cuts_of(frame, best, recognizer))
     return out
