@@ -1,9 +1,10 @@
 """Checks an installer runs at the pole: enough pixels across the plate, a shutter fast
 enough for the speed limit, and an IR switch that changes the picture.
 
-Provisioning (appliance/provision/steps.py) runs the shutter check and the measured-pixels
-check; the IR switch check and the computed-pixels estimate run on the hardware rig
-(hw-tests/test_rig_edge.py) and in tests, and are not yet a provisioning step.
+Provisioning (appliance/provision/steps.py) runs the shutter check, the measured-pixels
+check and, when the answers ask for it (it needs the dark), the IR switch check; the
+computed-pixels estimate runs in tests only, and the IR switch also on the hardware rig
+(hw-tests/test_rig_edge.py).
 
 Each returns a `CheckResult`: pass/fail, the measured value, the limit, a message that says
 what to change, and sample crops saved to a folder so the installer can see what was

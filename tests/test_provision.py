@@ -264,3 +264,24 @@ def test_no_camera_and_a_plate_too_small_stop_provisioning(tmp_path):
     rc, lines = _run(tmp_path / "b", answers(ANSWERS, scale=0.35))
     assert rc == 2 and any("[FAILED] camera and test read" in l and ("below 75 px" in l or "no plate found" in l)
                            for l in lines), lines
+
+
+def test_the_ir_switch_check_is_asked_for_and_fails_when_the_picture_does_not_brighten(tmp_path):
+    """The check runs only when asked (it needs the dark). A replayed clip does not brighten
+    when the (simulated) illuminator comes on, as a camera behind a stuck IR-cut filter would not:
+    provisioning stops, names what to check, and keeps both frames."""
+    rc, lines = _run(tmp_path / "a", ANSWERS)
+    assert rc == 0 and any(l.startswith("[ skip ] IR switch: not asked for") for l in lines), lines
+
+    asked = ANSWERS.replace("[install]\n", "[install]\ncheck_ir_switch = true\n")
+    rc, lines = _run(tmp_path / "b", asked)
+    assert rc == 2 and any(l.startswith("[FAILED] IR switch: io.backend and io.ir_illuminator") for l in lines), lines
+
+    wired = asked.replace("[web]\n", "[io]\nbackend = \"simulated\"\nir_illuminator = 18\nir_cut = 23\n[web]\n")
+    rc, lines = _run(tmp_path / "c", wired)
+    failed = [l for l in lines if l.startswith("[FAILED] IR switch:")]
+    assert rc == 2 and failed and "check the illuminator's power and wiring" in failed[0], lines
+    report = json.loads((tmp_path / "c/root/var/lib/alpr/provision/report.json").read_text())
+    check = next(c for c in report["checks"] if c["name"] == "IR switch")
+    assert check["facts"]["brightness_change"] < check["facts"]["minimum"] == 15.0
+    assert sorted(Path(f).name for f in check["facts"]["frames"]) == ["ir-off.png", "ir-on.png"]

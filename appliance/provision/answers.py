@@ -35,6 +35,7 @@ secret goes in it: the administrator's password and TOTP key are generated on th
     token_file = "/root/enrol-token"  # the one-time enrolment token, in a file, never in this file
     [install]
     speed_limit_mph = 35
+    check_ir_switch = false  # true: switch night mode off and on and see the picture brighten (run in the dark)
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ PROVISION_SECTIONS: dict[str, tuple[str, ...]] = {
     "admin": ("username", "training"),
     "policy": ("version",),
     "keys": ("mode",),
-    "install": ("speed_limit_mph", "shutter_us", "gain"),
+    "install": ("speed_limit_mph", "shutter_us", "gain", "check_ir_switch"),
     "enrol": ("ca_sha256", "token_file"),
 }
 TRAINING_KEYS = ("course", "version", "completed", "expires")

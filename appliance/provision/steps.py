@@ -373,6 +373,49 @@ def live_camera(ctx: Context) -> Check:
     return ok(name, f"{result.message}; read {', '.join(sorted(set(texts))[:5])}", **facts)
 
 
+def ir_switch(ctx: Context) -> Check:
+    """Night mode brightens the picture: the illuminator and the IR-cut filter work
+    (firmware/install_checks.py). Asked for with install.check_ir_switch = true, because it
+    needs the dark (at night, or the lens shaded): by day the sun swamps the illuminator.
+    The two frames it compares go in the report folder."""
+    name = "IR switch"
+    if not ctx.answers.install.get("check_ir_switch"):
+        return skipped(name, "not asked for: set install.check_ir_switch = true and run at night or with the "
+                             "lens shaded")
+    io = ctx.config.io
+    if io.backend == "none" or io.ir_illuminator is None:
+        return failed(name, "io.backend and io.ir_illuminator must name the illuminator's pin for this check")
+    if ctx.dry_run:
+        return ok(name, "would switch night mode off and on and compare the picture")
+    from appliance.runtime import camera_options, open_io
+    from firmware.camera import make_camera
+    from firmware.install_checks import ir_switch_works
+    board = open_io(ctx.config)
+    camera = make_camera(ctx.config.camera.backend, **camera_options(ctx.config))
+
+    def night(on: bool) -> None:
+        board.set_illuminator(1.0 if on else 0.0)
+        board.set_ir_cut(not on)
+
+    def grab():
+        for _ in range(10):
+            frame = camera.read(timeout=1.0)
+            if frame is not None:
+                return frame.image
+        raise RuntimeError("the camera delivered no frame within 10 s")
+
+    try:
+        camera.open()
+        result = ir_switch_works(night, grab, crops_dir=ctx.layout.provision_folder / "ir")
+    except Exception as e:  # noqa: BLE001 - any camera or pin failure is this check's finding
+        return failed(name, f"could not switch night mode and grab frames: {e}")
+    finally:
+        camera.close()
+        board.close()
+    facts = {"brightness_change": result.measured, "minimum": result.limit, "frames": [str(c) for c in result.crops]}
+    return (ok if result.passed else failed)(name, result.message, **facts)
+
+
 def _grab_frames(cfg: Config, count: int, timeout_s: float = 10.0) -> list:
     """Up to `count` frames from the configured camera, opened and closed here."""
     import time
@@ -393,7 +436,7 @@ def _grab_frames(cfg: Config, count: int, timeout_s: float = 10.0) -> list:
 
 
 STEPS: tuple[Step, ...] = (config_file, store_key, device_key, enrolment, ui_certificate, administrator,
-                           training_record, policy_version, exposure, live_camera, hub_binding)
+                           training_record, policy_version, exposure, live_camera, ir_switch, hub_binding)
 
 
 def to_toml(doc: dict[str, dict[str, Any]]) -> str:
