@@ -9,6 +9,7 @@ and writes nothing: no WAL file, no migration, no swept temp files.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from peewee import Database
@@ -20,12 +21,36 @@ from appliance.errors import StoreError
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+class _StoreDatabase(SqlCipherDatabase):
+    """SqlCipherDatabase whose connection pragmas wait out another process's switch to WAL.
+
+    When several processes open a new store file at once (`alpr run` and `alpr serve` at
+    boot), the first to switch it to WAL holds a lock the others' switch needs, and SQLite
+    answers them "database is locked" at once instead of waiting out busy_timeout (waiting
+    could deadlock). WAL is a property of the file, so retrying until the first is done is
+    enough. Seen under load in the four-process test, about once in 15 runs.
+    """
+
+    def _set_pragmas(self, conn) -> None:
+        wait_s = dict(self._pragmas).get("busy_timeout", 5000) / 1000
+        deadline = time.monotonic() + wait_s
+        for pragma, value in self._pragmas:
+            while True:
+                try:
+                    conn.execute(f"PRAGMA {pragma} = {value}")
+                    break
+                except sqlcipher.OperationalError as exc:
+                    if "locked" not in str(exc) or time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.02)
+
+
 def make_database(path: Path, db_key: str, busy_timeout_s: float) -> Database:
     """peewee on SQLCipher in WAL mode; `db_key` is `crypto.database_key(master)`."""
-    db = SqlCipherDatabase(None)
+    db = _StoreDatabase(None)
     db.init(str(path), passphrase=db_key, timeout=busy_timeout_s, pragmas={
-        "journal_mode": "wal",  # readers (the web UI process) never block the writer
         "busy_timeout": int(busy_timeout_s * 1000),
+        "journal_mode": "wal",  # readers (the web UI process) never block the writer
         "synchronous": "full",  # a commit we reported survives a power cut; reads are few per second
         "foreign_keys": 1,
         "secure_delete": 1,  # deleted rows (wrapped image keys) are zeroed, not left in free pages
