@@ -390,8 +390,7 @@ def ir_switch(ctx: Context) -> Check:
     from appliance.runtime import camera_options, open_io
     from firmware.camera import make_camera
     from firmware.install_checks import ir_switch_works
-    board = open_io(ctx.config)
-    camera = make_camera(ctx.config.camera.backend, **camera_options(ctx.config))
+    board = camera = None
 
     def night(on: bool) -> None:
         board.set_illuminator(1.0 if on else 0.0)
@@ -405,13 +404,17 @@ def ir_switch(ctx: Context) -> Check:
         raise RuntimeError("the camera delivered no frame within 10 s")
 
     try:
+        board = open_io(ctx.config)
+        camera = make_camera(ctx.config.camera.backend, **camera_options(ctx.config))
         camera.open()
         result = ir_switch_works(night, grab, crops_dir=ctx.layout.provision_folder / "ir")
     except Exception as e:  # noqa: BLE001 - any camera or pin failure is this check's finding
         return failed(name, f"could not switch night mode and grab frames: {e}")
     finally:
-        camera.close()
-        board.close()
+        if camera is not None:
+            camera.close()
+        if board is not None:
+            board.close()
     facts = {"brightness_change": result.measured, "minimum": result.limit, "frames": [str(c) for c in result.crops]}
     return (ok if result.passed else failed)(name, result.message, **facts)
 
