@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,8 +58,6 @@ class EdgeHealth:
                  last_frame: Callable[[], float | None] = lambda: None,
                  read: Callable[[], HealthReport] = read_health, monotonic: Callable[[], float] | None = None,
                  folder: Path | None = None, interval_s: float = 10.0) -> None:
-        import threading
-        import time
         self.board, self.checks, self.door, self.lock = board, checks, door, lock
         self.alert_sink, self.burst, self.pipeline_health = alert_sink, burst, pipeline_health
         self.last_frame, self.read, self.folder, self.interval_s = last_frame, read, folder, interval_s

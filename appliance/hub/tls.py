@@ -184,21 +184,21 @@ def describe_failure(exc: BaseException) -> Cause:
     text = str(exc).lower()
     for needle, cause in _CAUSES:
         if needle in text:
-            return _cause(cause, True)  # certificates and TLS versions: a retry will not fix them
+            return Cause(cause, True)  # certificates and TLS versions: a retry will not fix them
     if isinstance(exc, requests.exceptions.SSLError):
-        return _cause(f"the TLS handshake with the hub failed ({_short(exc)})", True)
+        return Cause(f"the TLS handshake with the hub failed ({_short(exc)})", True)
     if isinstance(exc, requests.Timeout):
-        return _cause("the hub did not answer in time", False)
+        return Cause("the hub did not answer in time", False)
     if "not the configured hub" in text:
-        return _cause(str(exc), True)
+        return Cause(str(exc), True)
     if isinstance(exc, requests.ConnectionError):
         if "connection refused" in text:
-            return _cause("could not reach the hub: connection refused (is it up?)", False)
+            return Cause("could not reach the hub: connection refused (is it up?)", False)
         if "reset" in text or "aborted" in text or "remotedisconnected" in text:
-            return _cause("the hub closed the connection without an answer (with mutual TLS: it may have refused "
+            return Cause("the hub closed the connection without an answer (with mutual TLS: it may have refused "
                           "this device's certificate)", False)
-        return _cause(f"could not reach the hub: {type(exc).__name__}", False)
-    return _cause(f"{type(exc).__name__}: {_short(exc)}", False)
+        return Cause(f"could not reach the hub: {type(exc).__name__}", False)
+    return Cause(f"{type(exc).__name__}: {_short(exc)}", False)
 
 
 class Cause(str):
@@ -209,23 +209,22 @@ class Cause(str):
     warnings. A str, so every message stays plain text where it is shown or stored.
     """
 
-    configuration: bool = False
+    configuration: bool
 
-
-def _cause(text: str, configuration: bool) -> Cause:
-    cause = Cause(text)
-    cause.configuration = configuration
-    return cause
+    def __new__(cls, text: str, configuration: bool) -> Cause:
+        cause = super().__new__(cls, text)
+        cause.configuration = configuration
+        return cause
 
 
 def describe_status(status: int) -> Cause:
     """The cause behind a hub answer that is not a success."""
     if status == 401:
-        return _cause("the hub refused the bearer token (HTTP 401): check the hub token", True)
+        return Cause("the hub refused the bearer token (HTTP 401): check the hub token", True)
     if status == 403:
-        return _cause("the hub refused this device (HTTP 403): the token or device certificate is not allowed", True)
+        return Cause("the hub refused this device (HTTP 403): the token or device certificate is not allowed", True)
     # Other refusals (400, 404: a wrong hub.url or protocol) need a person; 408, 429 and 5xx pass.
-    return _cause(f"the hub answered HTTP {status}", 400 <= status < 500 and status not in (408, 429))
+    return Cause(f"the hub answered HTTP {status}", 400 <= status < 500 and status not in (408, 429))
 
 
 def _short(exc: BaseException) -> str:
