@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -26,6 +27,7 @@ from torch import nn
 from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W, decode
 from appliance.recognition.plate_format import vanity_zeros
 from appliance.synth.degrade import degrade, training_sample
+from training.reader.glyph_shuffle import align, shuffled
 from training.reader.model import Reader
 from training.loop import ema_update, lr_at, resume, save_last, setup_logging
 from training.splits import crops_in
@@ -58,7 +60,8 @@ def as_input(img: np.ndarray) -> np.ndarray:
 class Batches:
     """Background thread producing (images, labels) batches: synthetic + augmented real."""
 
-    def __init__(self, synth_dir: Path, real: list, batch: int, real_frac, seed: int) -> None:
+    def __init__(self, synth_dir: Path, real: list, batch: int, real_frac, seed: int,
+                 glyphs: list | None = None, shuffle: float = 0.0) -> None:
         self.files = sorted(glob.glob(str(synth_dir / "synth-*.npz")))
         if not self.files:
             raise SystemExit(f"no synthetic chunks in {synth_dir}: run python -m training.reader.render first")
@@ -67,6 +70,7 @@ class Batches:
         self.labels = np.concatenate([d["labels"] for d in data])
         log.info("synthetic samples: %d from %d chunks; real train crops: %d", len(self.images), len(self.files), len(real))
         self.real, self.batch, self.real_frac = real, batch, real_frac
+        self.glyphs, self.shuffle = glyphs or [], shuffle
         self.rng = random.Random(seed)
         self.q: queue.Queue = queue.Queue(maxsize=6)
         self.step = 0
@@ -79,10 +83,18 @@ class Batches:
         # Synthetic labels follow the real records' spelling: a vanity plate's O is 0.
         labels = [vanity_zeros(str(self.labels[i])) for i in idx]
         for _ in range(n_real):
-            img, text, cut = self.rng.choice(self.real)
+            img, text, cut = self._real()
             imgs.append(as_input(degrade(img, self.rng)) if cut else training_sample(img, self.rng, INPUT_W, INPUT_H))
             labels.append(text)
         return np.stack(imgs), labels
+
+    def _real(self) -> tuple[np.ndarray, str, bool]:
+        """A real crop, or (at --shuffle) one with its glyphs reordered."""
+        if self.glyphs and self.rng.random() < self.shuffle:
+            g = self.rng.choice(self.glyphs)
+            img, text = shuffled(g, self.rng)
+            return img, text, g.cut
+        return self.rng.choice(self.real)
 
     def _fill(self) -> None:
         while True:
@@ -98,12 +110,18 @@ def to_tensor(imgs: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def probabilities(model: nn.Module) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """The model as a function of RGB crops to (N,T,C) probabilities, preprocessed as the device does."""
+    def run(imgs: list[np.ndarray]) -> np.ndarray:
+        model.eval()
+        with torch.no_grad():
+            return model(to_tensor(np.stack([as_input(i) for i in imgs]))).numpy()
+    return run
+
+
 def evaluate(model: nn.Module, real: list) -> float:
     """Exact-match accuracy on real crops, preprocessed and decoded as the device does."""
-    model.eval()
-    imgs = np.stack([as_input(img) for img, _, _ in real])
-    with torch.no_grad():
-        pred = [decode(p).text for p in model(to_tensor(imgs)).numpy()]
+    pred = [decode(p).text for p in probabilities(model)([img for img, _, _ in real])]
     return sum(p == t for p, (_, t, _) in zip(pred, real)) / max(1, len(real))
 
 
@@ -125,6 +143,8 @@ def main() -> None:
     p.add_argument("--with-val", action="store_true",
                    help="final fit: also train on the validation split; its score is then a training "
                         "score, so no best.pt is kept: export last.pt")
+    p.add_argument("--shuffle", type=float, default=0.0,
+                   help="fraction of real samples whose glyphs are reordered (training/reader/glyph_shuffle.py)")
     p.add_argument("--init", type=Path, help="fine-tune: start from this checkpoint's EMA weights (a new run folder)")
     a = p.parse_args()
     setup_logging(a.run)
@@ -146,7 +166,12 @@ def main() -> None:
     # Synthetic only for the first 10 % of steps (unless fine-tuning), then real crops
     # at --real-frac of every batch.
     start, warm = step, 0 if a.init else a.steps // 10
-    batches = Batches(a.synth, real_train, a.batch, lambda s: 0.0 if s + start < warm else a.real_frac, seed=step + 7)
+    glyphs = align(real_train, probabilities(ema)) if a.shuffle else []
+    if a.shuffle:
+        log.info("glyph shuffle: %d of %d real crops aligned, %.0f %% of real samples shuffled",
+                 len(glyphs), len(real_train), 100 * a.shuffle)
+    batches = Batches(a.synth, real_train, a.batch, lambda s: 0.0 if s + start < warm else a.real_frac,
+                      seed=step + 7, glyphs=glyphs, shuffle=a.shuffle)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     t0, losses = time.time(), []
     while step < a.steps:
