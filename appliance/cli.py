@@ -22,12 +22,13 @@ def _eval(a: argparse.Namespace) -> int:
     from appliance.recognition.engine import Recognizer
     from appliance.recognition.reader import PlateReader
     only = set(Path(a.files).read_text().split()) if a.files else None
+    reader = PlateReader(Path(a.reader) if a.reader else None, threads=a.threads)
     if a.crops:
-        s = evaluate_crops(Recognizer(PlateReader(threads=a.threads)), Path(a.dir), only).summary()
+        s = evaluate_crops(Recognizer(reader), Path(a.dir), only).summary()
         line = (f"{s['correct']}/{s['crops']} exact = {100 * s['exact_accuracy']:.1f} %, reader "
                 f"{s['ms_per_crop_mean']:.2f} ms per crop (median {s['ms_per_crop_median']:.2f}), decode {s['decode_ms_mean']:.2f} ms")
     else:
-        engine = Recognizer(PlateReader(threads=a.threads), PlateDetector(threads=a.threads))
+        engine = Recognizer(reader, PlateDetector(threads=a.threads))
         s = evaluate_scenes(engine, Path(a.dir), only).summary()
         line = (f"{s['plates']} plates in {s['images']} images: exact = {100 * s['exact_accuracy']:.1f} %, "
                 f"found = {100 * s['detection_recall']:.1f} %, {s['ms_per_image_mean']:.1f} ms per image "
@@ -94,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--files", help="a file listing the crop names to use (default: all)")
     e.add_argument("--json", action="store_true", help="print one JSON summary")
     e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--reader", metavar="MODEL", help="score this reader ONNX file instead of the shipped one "
+                   "(a candidate from python -m training.reader.export --out MODEL)")
     e.set_defaults(func=_eval)
     b = sub.add_parser("bench", help="speed and memory benchmarks (not a test)")
     b.add_argument("what", choices=["recognition", "pipeline", "hotlist", "store", "hub"], help="what to benchmark")

@@ -60,6 +60,8 @@ def rig(request) -> Rig:
         pytest.exit(str(exc), returncode=3)
     yield r
     lock.release()
+    if spec == "sim":
+        r.lock_path.unlink(missing_ok=True)  # one per process, never shared: leave no litter in /tmp
 
 
 @pytest.fixture(autouse=True)

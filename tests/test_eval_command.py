@@ -37,3 +37,18 @@ def test_eval_reports_missing_labels(tmp_path):
     assert result.returncode == 2 and "labels.csv" in result.stderr
     result = alpr("eval", str(tmp_path))
     assert result.returncode == 2 and "openalpr" in result.stderr
+
+
+def test_eval_scores_a_candidate_reader_file(tmp_path):
+    """--reader scores another ONNX file; a missing or wrong model is a clear error."""
+    from appliance.recognition import detector, reader
+
+    write_samples(tmp_path, 4, seed=5)
+    shipped = json.loads(alpr("eval", str(tmp_path), "--crops", "--json").stdout)
+    same = alpr("eval", str(tmp_path), "--crops", "--json", "--reader", str(reader.default_model_path()))
+    assert same.returncode == 0, same.stderr
+    assert json.loads(same.stdout)["failures"] == shipped["failures"]
+    missing = alpr("eval", str(tmp_path), "--crops", "--reader", str(tmp_path / "nope.onnx"))
+    assert missing.returncode == 2 and "nope.onnx is missing" in missing.stderr
+    wrong = alpr("eval", str(tmp_path), "--crops", "--reader", str(detector.default_model_path()))
+    assert wrong.returncode == 2 and "reader model expects input" in wrong.stderr

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import re
+import shutil
 import tempfile
 import stat
 from datetime import date, timedelta
@@ -57,6 +59,7 @@ speed_limit_mph = 35
 def driveby_folder(scale: float = 1.0) -> Path:
     """A replayed camera's folder: a synthetic drive-by whose plates are 135-250 px wide (x scale)."""
     folder = Path(tempfile.mkdtemp(prefix=f"alpr-driveby-{scale:g}-"))
+    atexit.register(shutil.rmtree, folder, True)  # cached for the session, removed when it ends
     for i, frame in enumerate(standard_driveby(seed=3, count=2).frames()):
         if i % 2 == 0:
             cv2.imwrite(str(folder / f"f{i:04d}.jpg"), cv2.resize(frame, None, fx=scale, fy=scale))
