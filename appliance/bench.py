@@ -101,12 +101,13 @@ def bench_pipeline(seconds: float, as_json: bool) -> int:
     frames = list(drive.frames())
     results = []
     for workers in (1, 2):
-        with tempfile.TemporaryDirectory() as tmp:
+        # The key lives outside the store's folder, as on the device, and both go at the end.
+        with tempfile.TemporaryDirectory() as tmp, tempfile.TemporaryDirectory() as key_dir:
             base = Config()
             cfg = replace(base, store=replace(base.store, path=Path(tmp)),
                           recognition=replace(base.recognition, workers=workers))
             camera = ReplayCamera(frames, fps=30, loop=True, camera_id="bench")
-            store = Store.open(cfg.store.path, keys=LocalKeyFile(Path(tmp).parent / f"{Path(tmp).name}.key"))
+            store = Store.open(cfg.store.path, keys=LocalKeyFile(Path(key_dir) / "store.key"))
             pipeline = build_pipeline(cfg, store, camera=camera)
             pipeline.start()
             time.sleep(seconds)
