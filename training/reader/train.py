@@ -145,14 +145,18 @@ def main() -> None:
                         "score, so no best.pt is kept: export last.pt")
     p.add_argument("--shuffle", type=float, default=0.0,
                    help="fraction of real samples whose glyphs are reordered (training/reader/glyph_shuffle.py)")
+    p.add_argument("--align", type=Path,
+                   help="--shuffle: find the glyphs with this checkpoint's weights (default: the starting "
+                        "weights; give the unpruned ones when fine-tuning a pruned reader)")
     p.add_argument("--init", type=Path, help="fine-tune: start from this checkpoint's EMA weights (a new run folder)")
     a = p.parse_args()
     setup_logging(a.run)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = Reader()
-    if a.init:
-        model.load_state_dict(torch.load(a.init, weights_only=False)["ema"])
+    init = torch.load(a.init, weights_only=False)["ema"] if a.init else None
+    model = Reader.for_weights(init) if init else Reader()
+    if init:
+        model.load_state_dict(init)
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
     step, best, elapsed = resume(a.run, model, ema, opt)
@@ -166,7 +170,12 @@ def main() -> None:
     # Synthetic only for the first 10 % of steps (unless fine-tuning), then real crops
     # at --real-frac of every batch.
     start, warm = step, 0 if a.init else a.steps // 10
-    glyphs = align(real_train, probabilities(ema)) if a.shuffle else []
+    aligner = ema
+    if a.align:
+        state = torch.load(a.align, weights_only=False)["ema"]
+        aligner = Reader.for_weights(state)
+        aligner.load_state_dict(state)
+    glyphs = align(real_train, probabilities(aligner)) if a.shuffle else []
     if a.shuffle:
         log.info("glyph shuffle: %d of %d real crops aligned, %.0f %% of real samples shuffled",
                  len(glyphs), len(real_train), 100 * a.shuffle)
