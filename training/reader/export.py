@@ -26,8 +26,7 @@ def main() -> None:
     p.add_argument("--checkpoint", default="best.pt", choices=["best.pt", "last.pt"])
     a = p.parse_args()
     ck = torch.load(a.run / a.checkpoint, weights_only=False)
-    model = Reader.for_weights(ck["ema"])
-    model.load_state_dict(ck["ema"])
+    model = Reader.with_weights(ck["ema"])
     export(model, torch.rand(4, 3, INPUT_H, INPUT_W), a.out, {0: "batch"},
            {"alphabet": ALPHABET, "blank": "0", "input": f"3x{INPUT_H}x{INPUT_W} RGB/255",
             "step": str(ck["step"]),

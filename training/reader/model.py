@@ -42,9 +42,11 @@ class Reader(nn.Module):
         self.head = nn.Linear(192, NUM_CLASSES)
 
     @classmethod
-    def for_weights(cls, state: dict[str, torch.Tensor]) -> "Reader":
-        """A reader shaped for these weights (full or pruned widths, read from the conv shapes)."""
-        return cls(tuple(int(state[f"features.{i}.0.weight"].shape[0]) for i in range(len(WIDTHS))))
+    def with_weights(cls, state: dict[str, torch.Tensor]) -> "Reader":
+        """A reader shaped for these weights (full or pruned widths, read from the conv shapes), loaded."""
+        model = cls(tuple(int(state[f"features.{i}.0.weight"].shape[0]) for i in range(len(WIDTHS))))
+        model.load_state_dict(state)
+        return model
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         f = self.collapse(self.features(x)).squeeze(2).transpose(1, 2)  # N,T,C

@@ -44,8 +44,7 @@ def main() -> None:
     if not 0 < a.keep <= 1:
         raise SystemExit(f"--keep {a.keep}: a fraction in (0, 1]")
     state = prune(torch.load(a.checkpoint, weights_only=False)["ema"], a.keep)
-    model = Reader.for_weights(state)
-    model.load_state_dict(state)  # checks every shape fits
+    model = Reader.with_weights(state)  # checks every shape fits
     torch.save({"ema": model.state_dict(), "step": 0}, a.out)
     widths = [int(state[f"features.{i}.0.weight"].shape[0]) for i in range(len(WIDTHS))]
     print(f"wrote {a.out}: widths {widths}, {sum(v.numel() for v in model.parameters()) / 1e6:.2f} M parameters")

@@ -153,10 +153,9 @@ def main() -> None:
     setup_logging(a.run)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    init = torch.load(a.init, weights_only=False)["ema"] if a.init else None
-    model = Reader.for_weights(init) if init else Reader()
-    if init:
-        model.load_state_dict(init)
+    if not 0.0 <= a.shuffle <= 1.0:
+        raise SystemExit(f"--shuffle {a.shuffle}: a fraction of the real samples, 0 to 1")
+    model = Reader.with_weights(torch.load(a.init, weights_only=False)["ema"]) if a.init else Reader()
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
     step, best, elapsed = resume(a.run, model, ema, opt)
@@ -170,13 +169,12 @@ def main() -> None:
     # Synthetic only for the first 10 % of steps (unless fine-tuning), then real crops
     # at --real-frac of every batch.
     start, warm = step, 0 if a.init else a.steps // 10
-    aligner = ema
-    if a.align:
-        state = torch.load(a.align, weights_only=False)["ema"]
-        aligner = Reader.for_weights(state)
-        aligner.load_state_dict(state)
-    glyphs = align(real_train, probabilities(aligner)) if a.shuffle else []
+    glyphs = []
     if a.shuffle:
+        aligner = Reader.with_weights(torch.load(a.align, weights_only=False)["ema"]) if a.align else ema
+        glyphs = align(real_train, probabilities(aligner))
+        if not glyphs:
+            raise SystemExit("--shuffle: the aligning weights read none of the real crops exactly; give --align")
         log.info("glyph shuffle: %d of %d real crops aligned, %.0f %% of real samples shuffled",
                  len(glyphs), len(real_train), 100 * a.shuffle)
     batches = Batches(a.synth, real_train, a.batch, lambda s: 0.0 if s + start < warm else a.real_frac,
