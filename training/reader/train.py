@@ -146,8 +146,8 @@ def main() -> None:
     p.add_argument("--shuffle", type=float, default=0.0,
                    help="fraction of real samples whose glyphs are reordered (training/reader/glyph_shuffle.py)")
     p.add_argument("--align", type=Path,
-                   help="--shuffle: find the glyphs with this checkpoint's weights (default: the starting "
-                        "weights; give the unpruned ones when fine-tuning a pruned reader)")
+                   help="--shuffle: find the glyphs with this checkpoint's weights (default: the weights the "
+                        "run starts or resumes from; give the unpruned ones when fine-tuning a pruned reader)")
     p.add_argument("--init", type=Path, help="fine-tune: start from this checkpoint's EMA weights (a new run folder)")
     a = p.parse_args()
     setup_logging(a.run)
