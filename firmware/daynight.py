@@ -20,6 +20,15 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+def set_night_mode(set_illuminator: Callable[[float], None], set_ir_cut: Callable[[bool], None] | None,
+                   night: bool, illuminator_level: float = 1.0) -> None:
+    """Night: IR-cut filter out, so the illuminator's IR reaches the sensor, and the illuminator on.
+    Day: filter in, illuminator off. The one place both outputs are switched together."""
+    if set_ir_cut is not None:
+        set_ir_cut(not night)
+    set_illuminator(illuminator_level if night else 0.0)
+
+
 class DayNight:
     """Decides day or night from frame brightness and drives the illuminator and IR-cut filter."""
 
@@ -59,7 +68,5 @@ class DayNight:
 
     def _switch(self, night: bool, now: float, mean: float) -> None:
         log.info("switching to %s mode (mean brightness %.0f)", "night" if night else "day", mean)
-        if self.set_ir_cut is not None:
-            self.set_ir_cut(not night)  # filter out at night so the illuminator's IR reaches the sensor
-        self.set_illuminator(self.illuminator_level if night else 0.0)
+        set_night_mode(self.set_illuminator, self.set_ir_cut, night, self.illuminator_level)
         self.night, self._since = night, now

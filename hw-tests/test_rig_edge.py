@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from firmware.camera import make_camera
+from firmware.daynight import set_night_mode
 from firmware.install_checks import ir_switch_works
 from firmware.io import IoPins, make_io
 from hwrig import need_loop, wait_for
@@ -99,8 +100,7 @@ def test_ir_switch_brightens_the_night_view(rig, tmp_path):
         camera = make_camera(**rig.camera)
 
     def night(on: bool) -> None:
-        board.set_illuminator(1.0 if on else 0.0)
-        board.set_ir_cut(not on)
+        set_night_mode(board.set_illuminator, board.set_ir_cut, on)
 
     def grab():
         for _ in range(20):

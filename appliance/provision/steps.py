@@ -12,7 +12,8 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -387,55 +388,59 @@ def ir_switch(ctx: Context) -> Check:
         return failed(name, "io.backend and io.ir_illuminator must name the illuminator's pin for this check")
     if ctx.dry_run:
         return ok(name, "would switch night mode off and on and compare the picture")
-    from appliance.runtime import camera_options, open_io
-    from firmware.camera import make_camera
+    from appliance.runtime import open_io
+    from firmware.daynight import set_night_mode
     from firmware.install_checks import ir_switch_works
-    board = camera = None
 
-    def night(on: bool) -> None:
-        board.set_illuminator(1.0 if on else 0.0)
-        board.set_ir_cut(not on)
+    def grab(camera):
+        frames = _read_frames(camera, 1, timeout_s=10.0)
+        if not frames:
+            raise RuntimeError("the camera delivered no frame within 10 s")
+        return frames[0]
 
-    def grab():
-        for _ in range(10):
-            frame = camera.read(timeout=1.0)
-            if frame is not None:
-                return frame.image
-        raise RuntimeError("the camera delivered no frame within 10 s")
-
+    board = None
     try:
         board = open_io(ctx.config)
-        camera = make_camera(ctx.config.camera.backend, **camera_options(ctx.config))
-        camera.open()
-        result = ir_switch_works(night, grab, crops_dir=ctx.layout.provision_folder / "ir")
+        with _open_camera(ctx.config) as camera:
+            result = ir_switch_works(lambda on: set_night_mode(board.set_illuminator, board.set_ir_cut, on),
+                                     lambda: grab(camera), crops_dir=ctx.layout.provision_folder / "ir")
     except Exception as e:  # noqa: BLE001 - any camera or pin failure is this check's finding
         return failed(name, f"could not switch night mode and grab frames: {e}")
     finally:
-        if camera is not None:
-            camera.close()
         if board is not None:
             board.close()
     facts = {"brightness_change": result.measured, "minimum": result.limit, "frames": [str(c) for c in result.crops]}
     return (ok if result.passed else failed)(name, result.message, **facts)
 
 
-def _grab_frames(cfg: Config, count: int, timeout_s: float = 10.0) -> list:
-    """Up to `count` frames from the configured camera, opened and closed here."""
-    import time
-
+@contextmanager
+def _open_camera(cfg: Config) -> Iterator:
+    """The configured camera, opened for the block and closed after it."""
     from appliance.runtime import camera_options
     from firmware.camera import make_camera
     camera = make_camera(cfg.camera.backend, **camera_options(cfg))
     camera.open()
-    frames, deadline = [], time.monotonic() + timeout_s
     try:
-        while len(frames) < count and time.monotonic() < deadline:
-            frame = camera.read(timeout=1.0)
-            if frame is not None:
-                frames.append(frame.image)
+        yield camera
     finally:
         camera.close()
+
+
+def _read_frames(camera, count: int, timeout_s: float) -> list:
+    """Up to `count` frames (images) from an open camera within `timeout_s`."""
+    import time
+    frames, deadline = [], time.monotonic() + timeout_s
+    while len(frames) < count and time.monotonic() < deadline:
+        frame = camera.read(timeout=1.0)
+        if frame is not None:
+            frames.append(frame.image)
     return frames
+
+
+def _grab_frames(cfg: Config, count: int, timeout_s: float = 10.0) -> list:
+    """Up to `count` frames from the configured camera, opened and closed here."""
+    with _open_camera(cfg) as camera:
+        return _read_frames(camera, count, timeout_s)
 
 
 STEPS: tuple[Step, ...] = (config_file, store_key, device_key, enrolment, ui_certificate, administrator,
