@@ -5,7 +5,7 @@ import random
 import numpy as np
 
 from appliance.synth.degrade import training_sample
-from appliance.synth.plates import PLATE_H, PLATE_W, render_plate
+from appliance.synth.plates import FONT_DIR, PLATE_H, PLATE_W, SERIAL_FONTS, render_plate
 from appliance.synth.scenes import box_of, compose, procedural_background
 from appliance.synth.serials import STATE_PATTERNS, label_of, random_serial
 
@@ -28,6 +28,16 @@ def test_requested_text_is_rendered_and_label_drops_separators():
     assert p.text == "7ABC123" and p.state == "CA"
     assert p.image.shape == (PLATE_H, PLATE_W, 3) and p.image.dtype == np.uint8
     assert label_of("AB-12 3") == "AB123"
+
+
+def test_training_can_draw_the_serial_in_other_faces():
+    """training/reader/render.py --extra-faces passes font files by absolute path."""
+    serif = str(FONT_DIR / "DejaVuSerifCondensed-Bold.ttf")
+    assert "DejaVuSerifCondensed-Bold.ttf" not in SERIAL_FONTS
+    own = render_plate(random.Random(2), text="2291TK")
+    other = render_plate(random.Random(2), text="2291TK", faces=(serif,))
+    assert other.text == own.text == "2291TK"
+    assert not np.array_equal(other.image, own.image)
 
 
 def test_every_state_has_patterns():
@@ -69,7 +79,7 @@ def test_stacked_characters_and_emblems_never_enter_the_label():
 
 def test_a_fair_share_of_plates_get_unlabelled_side_items():
     from appliance.synth.plates import _side_items
-    drawn = [any(_side_items(random.Random(seed), (10, 20, 90), 6)) for seed in range(300)]
+    drawn = [any(_side_items(random.Random(seed), (10, 20, 90), 6, SERIAL_FONTS)) for seed in range(300)]
     assert 0.15 < sum(drawn) / len(drawn) < 0.6
 
 
@@ -81,7 +91,7 @@ def _replay(state) -> random.Random:
 
 def test_side_items_change_the_pixels_beside_the_serial():
     from appliance.synth.plates import _side_items
-    left, right = next((lr for lr in (_side_items(random.Random(s), (10, 20, 90), 6) for s in range(100)) if all(lr)),
+    left, right = next((lr for lr in (_side_items(random.Random(s), (10, 20, 90), 6, SERIAL_FONTS) for s in range(100)) if all(lr)),
                        (None, None))
     assert left is not None and right is not None
     for item in (left, right):
@@ -138,3 +148,11 @@ def test_engine_cuts_come_from_training_scenes_only():
         scene_cuts("test")
     cuts = scene_cuts("val")
     assert cuts and all(img.shape == (128, 256, 3) and text.isalnum() for img, text in cuts)
+
+
+def test_missing_training_faces_name_the_packages(monkeypatch, tmp_path):
+    import pytest
+    from training.reader import faces
+    monkeypatch.setattr(faces, "EXTRA_FACES", (tmp_path / "C059-Bold.otf",))
+    with pytest.raises(SystemExit, match="apt-get install -y fonts-urw-base35"):
+        faces.extra_faces()

@@ -12,6 +12,7 @@ emblems and sticker text are drawn but never labelled, so the reader learns to s
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -176,9 +177,9 @@ def _side_emblem(color, rng: random.Random) -> Image.Image:
     return strip
 
 
-def _stacked(text: str, color, rng: random.Random) -> Image.Image:
+def _stacked(text: str, color, rng: random.Random, faces: Sequence[str]) -> Image.Image:
     """Two or three small characters stacked vertically, as on many US special plates."""
-    font = _font(rng.choice(SERIAL_FONTS), rng.randint(34, 44))
+    font = _font(rng.choice(faces), rng.randint(34, 44))
     h = sum(font.getbbox(c)[3] + 2 for c in text) + 4
     strip = Image.new("RGBA", (int(max(font.getlength(c) for c in text)) + 6, h), (0, 0, 0, 0))
     draw = ImageDraw.Draw(strip)
@@ -190,10 +191,10 @@ def _stacked(text: str, color, rng: random.Random) -> Image.Image:
 
 
 def _paste_serial(img: Image.Image, displayed: str, left: Image.Image | None, right: Image.Image | None,
-                  fg, rng: random.Random) -> None:
+                  fg, rng: random.Random, faces: Sequence[str]) -> None:
     """Fit the serial, with unlabelled items (stacked characters, emblems) on either side,
     into the middle band of the plate."""
-    font = _font(rng.choice(SERIAL_FONTS), rng.randint(110, 150))
+    font = _font(rng.choice(faces), rng.randint(110, 150))
     strip = _glyph_strip(displayed, font, fg, rng)
     bbox = strip.getbbox() or (0, 0, strip.width, strip.height)
     strip = strip.crop(bbox)
@@ -231,25 +232,30 @@ def _frame(img: Image.Image, rng: random.Random) -> None:
         draw.text((PLATE_W / 2 - draw.textlength(text, font=f) / 2, PLATE_H - bottom + 3), text, font=f, fill=random_rgb(rng, 150, 255))
 
 
-def render_plate(rng: random.Random, text: str | None = None, state: str | None = None) -> SynthPlate:
-    """Render one plate face; `text` fixes the serial (separators allowed), else random."""
+def render_plate(rng: random.Random, text: str | None = None, state: str | None = None,
+                 faces: Sequence[str] = SERIAL_FONTS) -> SynthPlate:
+    """Render one plate face; `text` fixes the serial (separators allowed), else random.
+
+    `faces` are the serial's font files (names in FONT_DIR, or absolute paths): training
+    can draw from more faces than the demo and tests, which the shipped reader must read.
+    """
     state, displayed = (state or rng.choice(sorted(STATE_NAMES)), text) if text else random_serial(rng, state)
     bg, fg = _palette(rng)
     img = _background(rng, bg)
     _decorations(img, rng, state, fg)
-    left, right = (_side_items(rng, fg, len(label_of(displayed))) if text is None else (None, None))
-    _paste_serial(img, displayed, left, right, fg, rng)
+    left, right = (_side_items(rng, fg, len(label_of(displayed)), faces) if text is None else (None, None))
+    _paste_serial(img, displayed, left, right, fg, rng, faces)
     if rng.random() < 0.25:
         _frame(img, rng)
     return SynthPlate(np.asarray(img, dtype=np.uint8), label_of(displayed), state)
 
 
-def _side_items(rng: random.Random, fg, length: int) -> tuple[Image.Image | None, Image.Image | None]:
+def _side_items(rng: random.Random, fg, length: int, faces: Sequence[str]) -> tuple[Image.Image | None, Image.Image | None]:
     """Unlabelled items beside the serial: stacked small characters and large emblems."""
     items: list[Image.Image | None] = [None, None]
     if rng.random() < 0.18 and length <= 7:
         stack = "".join(rng.choice(LETTERS + DIGITS) for _ in range(rng.choice((2, 2, 2, 3))))
-        items[0 if rng.random() < 0.4 else 1] = _stacked(stack, _emblem_color(rng, fg) if rng.random() < 0.3 else fg, rng)
+        items[0 if rng.random() < 0.4 else 1] = _stacked(stack, _emblem_color(rng, fg) if rng.random() < 0.3 else fg, rng, faces)
     if rng.random() < 0.15 and length <= 7:
         side = 0 if items[0] is None and rng.random() < 0.75 else 1
         if items[side] is None:
