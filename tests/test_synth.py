@@ -3,6 +3,7 @@
 import random
 
 import numpy as np
+import pytest
 
 from appliance.synth.degrade import training_sample
 from appliance.synth.plates import FONT_DIR, PLATE_H, PLATE_W, SERIAL_FONTS, render_plate
@@ -151,7 +152,6 @@ def test_engine_cuts_come_from_training_scenes_only():
 
 
 def test_missing_training_faces_name_the_packages(monkeypatch, tmp_path):
-    import pytest
     from training.reader import faces
     monkeypatch.setattr(faces, "EXTRA_FACES", (tmp_path / "C059-Bold.otf",))
     with pytest.raises(SystemExit, match="apt-get install -y fonts-urw-base35"):
