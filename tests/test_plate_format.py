@@ -1,6 +1,6 @@
 """The US plate-format check lowers confidence on impossible strings, never discards them."""
 
-from appliance.recognition.plate_format import check, format_bonus, vanity_zeros
+from appliance.recognition.plate_format import check, format_prior, vanity_zeros
 
 
 def test_california_serial_matches_ca():
@@ -24,8 +24,8 @@ def test_empty_and_repeated():
     assert check("1111111").factor < 1
 
 
-def test_format_bonus_breaks_ties_toward_state_formats():
-    assert format_bonus("7ABC123") > format_bonus("7ABCI23")
+def test_format_prior_favours_strings_some_state_issues():
+    assert format_prior("7ABC123") > format_prior("7ABCI23")
 
 
 def test_vanity_plates_spell_the_round_glyph_zero():

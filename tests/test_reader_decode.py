@@ -54,3 +54,34 @@ def test_confusables_listed_even_when_sure():
 def test_empty_read():
     r = decode(probs_for(""))
     assert r.text == "" and r.confidence == 0.0 and r.alternatives == ()
+
+
+def _two_way(path: str, at: int, first: str, second: str, p_first: float) -> np.ndarray:
+    """`path` with frame `at` split between two characters (first gets p_first)."""
+    p = probs_for(path, sure=0.98)
+    p[at] = 0.0
+    p[at, ALPHABET.index(first) + 1] = p_first
+    p[at, ALPHABET.index(second) + 1] = 1 - p_first
+    return p
+
+
+def test_a_look_alike_that_fits_a_state_format_wins_when_nearly_as_likely():
+    """TZY647J fits no state's format, TZY6473 fits several (LLL####): 0.55 against 0.45 goes to the format."""
+    r = decode(_two_way("-T-Z-Y-6-4-7-J-", 13, "J", "3", 0.55))
+    assert r.text == "TZY6473"
+    assert abs(r.char_confidences[6] - 0.45) < 0.01 and abs(r.confidence - 0.45) < 0.01  # the chosen 3's own probability
+    assert r.alternatives[0].text == "TZY647J"
+
+
+def test_the_network_wins_when_the_format_fitting_look_alike_is_far_less_likely():
+    """The prior is weak (FORMAT_PRIOR): under half the top string's probability, the top string stays."""
+    from appliance.recognition.plate_format import FORMAT_PRIOR
+
+    r = decode(_two_way("-T-Z-Y-6-4-7-J-", 13, "J", "3", 0.7))
+    assert 0.3 * FORMAT_PRIOR < 0.7 and r.text == "TZY647J"
+    assert "TZY6473" in [a.text for a in r.alternatives]
+
+
+def test_vanity_plates_that_fit_no_format_are_read_as_the_network_reads_them():
+    r = decode(_two_way("-A-N-T-I-G-0-V-", 7, "I", "1", 0.6))
+    assert r.text == "ANTIG0V"

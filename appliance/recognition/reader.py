@@ -1,9 +1,10 @@
 """The plate reader: a tight or detector-cut plate crop in, text with confidences out.
 
 A CNN -> BiGRU -> CTC network (training/reader) exported to ONNX and shipped as package
-data. Decoding is greedy CTC in numpy; a character's confidence is its highest
-probability over the frames that emit it and the plate's is the lowest of those, so one
-doubtful character makes the whole read doubtful.
+data. Decoding is greedy CTC in numpy for where the characters are, then a small beam
+over look-alikes weighted by US plate formats for what they are; a character's
+confidence is its probability at the frame where it peaks and the plate's is the lowest
+of those, so one doubtful character makes the whole read doubtful.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from appliance.types import Alternative, TextReading
 INPUT_H, INPUT_W = 64, 128
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # CTC class i+1; class 0 is the blank
 MAX_ALTERNATIVES = 5
+BEAM_WIDTH = 20  # strings kept per position: alternatives and the format-weighted choice
 MIN_ALT_PROB = 0.005  # per-character candidates below this are not worth listing
 
 
@@ -75,24 +77,53 @@ def _candidates(frame: np.ndarray, chosen: int) -> list[tuple[str, float]]:
     return sorted(cands.items(), key=lambda kv: -kv[1])
 
 
-def _alternatives(cands: list[list[tuple[str, float]]], text: str) -> tuple[Alternative, ...]:
-    """Best-scoring other strings (product of per-position probabilities), beam search."""
+def _beam(cands: list[list[tuple[str, float]]]) -> list[tuple[float, str]]:
+    """Best-scoring strings (product of per-position probabilities), beam search."""
     beam: list[tuple[float, str]] = [(1.0, "")]
     for options in cands:
-        beam = heapq.nlargest(MAX_ALTERNATIVES * 4, ((s * p, t + c) for s, t in beam for c, p in options))
-    ranked = sorted(beam, key=lambda st: -st[0] * plate_format.format_bonus(st[1]))
-    return tuple(Alternative(t, s) for s, t in ranked if t != text)[:MAX_ALTERNATIVES]
+        beam = heapq.nlargest(BEAM_WIDTH, ((s * p, t + c) for s, t in beam for c, p in options))
+    return beam
+
+
+def _choose(beam: list[tuple[float, str]]) -> tuple[str, str, list[tuple[str, float]]]:
+    """The string to report, the beam string it came from, and the other strings ranked.
+
+    Each beam string is spelled as plate records spell it (vanity_zeros) and weighted by
+    the plate-format prior; the highest weighted probability wins. The other strings,
+    the O spellings of vanity plates among them (hotlists may hold either), keep their
+    plain probability as score and are ranked by the same weighting.
+    """
+    choice: dict[str, tuple[float, str]] = {}  # spelled -> (weighted probability, beam string)
+    others: dict[str, float] = {}
+    for score, raw in beam:
+        spelled = plate_format.vanity_zeros(raw)
+        weighted = score * plate_format.format_prior(spelled)
+        if weighted > choice.get(spelled, (-1.0, ""))[0]:
+            choice[spelled] = (weighted, raw)
+        for t in (raw, spelled):
+            others[t] = max(others.get(t, 0.0), score)
+    text, (_, raw) = max(choice.items(), key=lambda kv: kv[1][0])
+    others.pop(text)
+    ranked = sorted(others.items(), key=lambda kv: -kv[1] * plate_format.format_prior(kv[0]))
+    return text, raw, ranked
 
 
 def decode(probs: np.ndarray) -> TextReading:
-    """Turn one crop's (T,C) probabilities into text, confidences and alternatives."""
+    """Turn one crop's (T,C) probabilities into text, confidences and alternatives.
+
+    The greedy CTC path fixes where the characters are; which character each one is
+    comes from a beam over the look-alikes at those frames, weighted by the plate-format
+    prior, so a character's confidence is the network's probability of the character
+    finally chosen.
+    """
     segs = _segments(probs)
-    text = plate_format.vanity_zeros("".join(ALPHABET[k - 1] for k, _ in segs))
-    char_conf = tuple(float(probs[t, k]) for k, t in segs)
+    if not segs:
+        return TextReading("", 0.0, (), (), (), plate_format.check("").reason)
+    text, raw, others = _choose(_beam([_candidates(probs[t], k) for k, t in segs]))
+    char_conf = tuple(float(probs[t, ALPHABET.index(c) + 1]) for c, (_, t) in zip(raw, segs))
     fmt = plate_format.check(text)
-    confidence = (min(char_conf) if char_conf else 0.0) * fmt.factor
-    cands = [_candidates(probs[t], k) for k, t in segs]
-    return TextReading(text, confidence, char_conf, _alternatives(cands, text), fmt.states, fmt.reason)
+    alternatives = tuple(Alternative(t, s) for t, s in others[:MAX_ALTERNATIVES])
+    return TextReading(text, min(char_conf) * fmt.factor, char_conf, alternatives, fmt.states, fmt.reason)
 
 
 class PlateReader:
