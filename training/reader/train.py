@@ -27,7 +27,7 @@ from torch import nn
 from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W, decode
 from appliance.recognition.plate_format import vanity_zeros
 from appliance.synth.degrade import degrade, training_sample
-from training.reader.glyph_shuffle import align, shuffled
+from training.reader.glyph_shuffle import align, mixed, shuffled
 from training.reader.model import Reader
 from training.loop import ema_update, lr_at, resume, save_last, setup_logging
 from training.splits import crops_in
@@ -36,20 +36,24 @@ log = logging.getLogger("train")
 CHAR_INDEX = {c: i + 1 for i, c in enumerate(ALPHABET)}
 
 
-def load_real(split: str, with_cuts: bool) -> list[tuple[np.ndarray, str, bool]]:
-    """Real crops of a split as RGB arrays with labels, and whether each is an engine cut.
+def load_real(split: str, with_cuts: bool) -> tuple[list[tuple[np.ndarray, str, bool]], list[str]]:
+    """Real crops of a split as RGB arrays with labels and whether each is an engine cut,
+    and each one's face group (the state of a tight crop, "" for a cut).
 
     Tight crops get a detector-like re-crop when augmented; engine cuts of the split's
     scenes (training/reader/scene_cuts.py) already are detector cuts and are only degraded.
     """
-    out = []
+    out, groups = [], []
     for c in crops_in(split):
         img = cv2.imread(str(c.path), cv2.IMREAD_COLOR)
         out.append((cv2.cvtColor(img, cv2.COLOR_BGR2RGB), c.plate, False))
+        groups.append(c.state)
     if with_cuts:
         from training.reader.scene_cuts import scene_cuts
-        out.extend((img, plate, True) for img, plate in scene_cuts(split))
-    return out
+        cuts = scene_cuts(split)
+        out.extend((img, plate, True) for img, plate in cuts)
+        groups.extend([""] * len(cuts))
+    return out, groups
 
 
 def as_input(img: np.ndarray) -> np.ndarray:
@@ -61,7 +65,7 @@ class Batches:
     """Background thread producing (images, labels) batches: synthetic + augmented real."""
 
     def __init__(self, synth_dir: Path, real: list, batch: int, real_frac, seed: int,
-                 glyphs: list | None = None, shuffle: float = 0.0) -> None:
+                 glyphs: list | None = None, shuffle: float = 0.0, mix: float = 0.0) -> None:
         self.files = sorted(glob.glob(str(synth_dir / "synth-*.npz")))
         if not self.files:
             raise SystemExit(f"no synthetic chunks in {synth_dir}: run python -m training.reader.render first")
@@ -70,7 +74,11 @@ class Batches:
         self.labels = np.concatenate([d["labels"] for d in data])
         log.info("synthetic samples: %d from %d chunks; real train crops: %d", len(self.images), len(self.files), len(real))
         self.real, self.batch, self.real_frac = real, batch, real_frac
-        self.glyphs, self.shuffle = glyphs or [], shuffle
+        self.glyphs, self.shuffle, self.mix = glyphs or [], shuffle, mix
+        self.faces: dict[str, list] = {}
+        for g in self.glyphs:
+            if g.group:
+                self.faces.setdefault(g.group, []).append(g)
         self.rng = random.Random(seed)
         self.q: queue.Queue = queue.Queue(maxsize=6)
         self.step = 0
@@ -89,9 +97,12 @@ class Batches:
         return np.stack(imgs), labels
 
     def _real(self) -> tuple[np.ndarray, str, bool]:
-        """A real crop, or (at --shuffle) one with its glyphs reordered."""
+        """A real crop, or (at --shuffle) one with its glyphs reordered, some (at --mix) from
+        other crops of its state."""
         if self.glyphs and self.rng.random() < self.shuffle:
             g = self.rng.choice(self.glyphs)
+            if g.group and self.rng.random() < self.mix:
+                g = mixed(g, self.faces[g.group], self.rng)
             img, text = shuffled(g, self.rng)
             return img, text, g.cut
         return self.rng.choice(self.real)
@@ -145,6 +156,9 @@ def main() -> None:
                         "score, so no best.pt is kept: export last.pt")
     p.add_argument("--shuffle", type=float, default=0.0,
                    help="fraction of real samples whose glyphs are reordered (training/reader/glyph_shuffle.py)")
+    p.add_argument("--mix", type=float, default=0.0,
+                   help="--shuffle: fraction of shuffled tight crops that first take some glyphs from other "
+                        "crops of their state (glyph_shuffle.mixed)")
     p.add_argument("--align", type=Path,
                    help="--shuffle: find the glyphs with this checkpoint's weights (default: the weights the "
                         "run starts or resumes from; give the unpruned ones when fine-tuning a pruned reader)")
@@ -153,18 +167,21 @@ def main() -> None:
     setup_logging(a.run)
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    if not 0.0 <= a.shuffle <= 1.0:
-        raise SystemExit(f"--shuffle {a.shuffle}: a fraction of the real samples, 0 to 1")
+    if not 0.0 <= a.shuffle <= 1.0 or not 0.0 <= a.mix <= 1.0:
+        raise SystemExit(f"--shuffle {a.shuffle}, --mix {a.mix}: fractions, 0 to 1")
+    if a.mix and not a.shuffle:
+        raise SystemExit("--mix works on the glyphs --shuffle finds: give --shuffle too")
     model = Reader.with_weights(torch.load(a.init, weights_only=False)["ema"]) if a.init else Reader()
     ema = copy.deepcopy(model).eval()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-3)
     step, best, elapsed = resume(a.run, model, ema, opt)
-    real_train, real_val = load_real("train", a.scene_cuts), load_real("val", a.scene_cuts)
+    (real_train, groups), (real_val, val_groups) = load_real("train", a.scene_cuts), load_real("val", a.scene_cuts)
     if a.with_val:
-        real_train = real_train + real_val
+        real_train, groups = real_train + real_val, groups + val_groups
     if a.br_cuts:
         from training.reader.scene_cuts import br_scene_cuts
-        real_train = real_train + [(img, plate, True) for img, plate in br_scene_cuts()]
+        br = [(img, plate, True) for img, plate in br_scene_cuts()]
+        real_train, groups = real_train + br, groups + [""] * len(br)
     log.info("real: %d training, %d validation crops (engine cuts of scenes: %s)", len(real_train), len(real_val), a.scene_cuts)
     # Synthetic only for the first 10 % of steps (unless fine-tuning), then real crops
     # at --real-frac of every batch.
@@ -172,13 +189,14 @@ def main() -> None:
     glyphs = []
     if a.shuffle:
         aligner = Reader.with_weights(torch.load(a.align, weights_only=False)["ema"]) if a.align else ema
-        glyphs = align(real_train, probabilities(aligner))
+        glyphs = align(real_train, probabilities(aligner), groups)
         if not glyphs:
             raise SystemExit("--shuffle: the aligning weights read none of the real crops exactly; give --align")
-        log.info("glyph shuffle: %d of %d real crops aligned, %.0f %% of real samples shuffled",
-                 len(glyphs), len(real_train), 100 * a.shuffle)
+        log.info("glyph shuffle: %d of %d real crops aligned, %.0f %% of real samples shuffled, "
+                 "%.0f %% of those from a state's tight crops mixed", len(glyphs), len(real_train),
+                 100 * a.shuffle, 100 * a.mix)
     batches = Batches(a.synth, real_train, a.batch, lambda s: 0.0 if s + start < warm else a.real_frac,
-                      seed=step + 7, glyphs=glyphs, shuffle=a.shuffle)
+                      seed=step + 7, glyphs=glyphs, shuffle=a.shuffle, mix=a.mix)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True)
     t0, losses = time.time(), []
     while step < a.steps:
