@@ -84,7 +84,6 @@ def shuffled(g: Glyphs, rng: random.Random) -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(np.hstack(pieces)), "".join(g.text[i] for i in order)
 
 
-
 def _matched(piece: np.ndarray, like: np.ndarray, height: int) -> np.ndarray:
     """A donor glyph scaled to the crop's height and shifted to the replaced glyph's colours."""
     width = max(1, round(piece.shape[1] * height / piece.shape[0]))
