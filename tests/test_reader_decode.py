@@ -83,5 +83,10 @@ def test_the_network_wins_when_the_format_fitting_look_alike_is_far_less_likely(
 
 
 def test_vanity_plates_that_fit_no_format_are_read_as_the_network_reads_them():
+    """Neither ANTIG0V nor ANT1G0V fits a format: the prior weighs both alike and the likelier stays."""
+    from appliance.recognition.plate_format import format_prior
+
     r = decode(_two_way("-A-N-T-I-G-0-V-", 7, "I", "1", 0.6))
-    assert r.text == "ANTIG0V"
+    assert format_prior("ANTIG0V") == format_prior("ANT1G0V") == 1.0
+    assert r.text == "ANTIG0V" and abs(r.confidence - 0.6) < 0.01
+    assert r.alternatives[0].text == "ANT1G0V" and 0.3 < r.alternatives[0].score < 0.4  # 0.4 x the other six (~0.98 each)

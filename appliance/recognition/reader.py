@@ -91,21 +91,24 @@ def _choose(beam: list[tuple[float, str]]) -> tuple[str, str, list[tuple[str, fl
     Each beam string is spelled as plate records spell it (vanity_zeros) and weighted by
     the plate-format prior; the highest weighted probability wins. The other strings,
     the O spellings of vanity plates among them (hotlists may hold either), keep their
-    plain probability as score and are ranked by the same weighting.
+    plain probability as score and are ranked by the same weighting. A spelling differs
+    from its beam string only when the beam string fits no format (weight 1), so each
+    beam string's formats are looked up once.
     """
     choice: dict[str, tuple[float, str]] = {}  # spelled -> (weighted probability, beam string)
-    others: dict[str, float] = {}
+    others: dict[str, tuple[float, float]] = {}  # any spelling -> (weighted, plain probability)
     for score, raw in beam:
         spelled = plate_format.vanity_zeros(raw)
         weighted = score * plate_format.format_prior(spelled)
         if weighted > choice.get(spelled, (-1.0, ""))[0]:
             choice[spelled] = (weighted, raw)
-        for t in (raw, spelled):
-            others[t] = max(others.get(t, 0.0), score)
+        for t, w in ((raw, score), (spelled, weighted)):
+            if w > others.get(t, (-1.0, 0.0))[0]:
+                others[t] = (w, score)
     text, (_, raw) = max(choice.items(), key=lambda kv: kv[1][0])
     others.pop(text)
-    ranked = sorted(others.items(), key=lambda kv: -kv[1] * plate_format.format_prior(kv[0]))
-    return text, raw, ranked
+    ranked = sorted(others.items(), key=lambda kv: -kv[1][0])
+    return text, raw, [(t, prob) for t, (_, prob) in ranked]
 
 
 def decode(probs: np.ndarray) -> TextReading:
