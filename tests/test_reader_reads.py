@@ -41,3 +41,12 @@ def test_blank_crop_reads_nothing_legible(recognizer):
     import numpy as np
     grey = np.full((150, 300, 3), 128, np.uint8)
     assert recognizer.read_crops([grey]) == [[]]
+
+
+def test_shipped_reader_is_the_int8_model(reader):
+    """The package ships quantize.py's output, not a float export (training/README.md)."""
+    from appliance.recognition.reader import default_model_path
+    meta = reader.session.get_modelmeta().custom_metadata_map
+    assert meta.get("quantized", "").startswith("int8"), meta
+    assert meta["input"] == "3x64x128 RGB/255"
+    assert default_model_path().stat().st_size < 1_200_000

@@ -1,10 +1,11 @@
 """The plate reader: a tight or detector-cut plate crop in, text with confidences out.
 
-A CNN -> BiGRU -> CTC network (training/reader) exported to ONNX and shipped as package
-data. Decoding is greedy CTC in numpy for where the characters are, then a small beam
-over look-alikes weighted by US plate formats for what they are; a character's
-confidence is its probability at the frame where it peaks and the plate's is the lowest
-of those, so one doubtful character makes the whole read doubtful.
+A CNN -> BiGRU -> CTC network (training/reader) exported to ONNX, its convolutions
+quantised to int8, and shipped as package data. Decoding is greedy CTC in numpy for
+where the characters are, then a small beam over look-alikes weighted by US plate
+formats for what they are; a character's confidence is its probability at the frame
+where it peaks and the plate's is the lowest of those, so one doubtful character makes
+the whole read doubtful.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 Usage: python -m training.reader.export [--run .cache/reader-run] [--checkpoint best.pt]
 `--checkpoint last.pt` exports the run's final EMA weights (when validation ties, the
 annealed end of a cosine schedule is the steadier choice than the first step to reach it).
-Writes appliance/recognition/models/reader.onnx (opset 17, dynamic batch) with the
-alphabet and input size in its metadata.
+Writes the float reader to .cache/reader-fp32.onnx (opset 17, dynamic batch) with the
+alphabet and input size in its metadata; `python -m training.reader.quantize` turns it into
+the int8 model the package ships. `--out X.onnx` exports a candidate to compare with
+`alpr eval ... --reader X.onnx`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W, default_model_path
+from appliance.recognition.reader import ALPHABET, INPUT_H, INPUT_W
 from training.onnx_export import export
 from training.reader.model import Reader
 
@@ -22,7 +24,7 @@ from training.reader.model import Reader
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--run", type=Path, default=Path(".cache/reader-run"))
-    p.add_argument("--out", type=Path, default=default_model_path())
+    p.add_argument("--out", type=Path, default=Path(".cache/reader-fp32.onnx"))
     p.add_argument("--checkpoint", default="best.pt", choices=["best.pt", "last.pt"])
     a = p.parse_args()
     ck = torch.load(a.run / a.checkpoint, weights_only=False)
