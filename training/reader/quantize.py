@@ -69,6 +69,8 @@ def main() -> None:
     p.add_argument("--src", type=Path, default=Path(".cache/reader-fp32.onnx"))
     p.add_argument("--out", type=Path, default=default_model_path())
     a = p.parse_args()
+    if not a.src.is_file():
+        raise SystemExit(f"{a.src} is missing: export the float reader first (python -m training.reader.export)")
     with tempfile.TemporaryDirectory() as tmp:
         candidate = Path(tmp) / "reader-int8.onnx"
         quantize(a.src, candidate)
