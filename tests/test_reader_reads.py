@@ -4,6 +4,7 @@ import random
 
 import cv2
 
+from appliance.recognition.reader import default_model_path
 from appliance.synth.degrade import detector_like_crop
 from appliance.synth.plates import render_plate
 
@@ -45,7 +46,6 @@ def test_blank_crop_reads_nothing_legible(recognizer):
 
 def test_shipped_reader_is_the_int8_model(reader):
     """The package ships quantize.py's output, not a float export (training/README.md)."""
-    from appliance.recognition.reader import default_model_path
     meta = reader.session.get_modelmeta().custom_metadata_map
     assert meta.get("quantized", "").startswith("int8"), meta
     assert meta["input"] == "3x64x128 RGB/255"

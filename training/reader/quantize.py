@@ -24,8 +24,10 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
                                       quantize_static)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from appliance.evaluation import evaluate_crops
+from appliance.recognition.engine import Recognizer
 from appliance.recognition.reader import PlateReader, default_model_path, preprocess
-from training.splits import crops_in
+from training.splits import US_CROPS, crops_in
 
 CALIBRATION_CROPS = 200
 MAX_LOSS = 1  # validation crops the int8 model may read worse than the float one
@@ -43,7 +45,7 @@ class Crops(CalibrationDataReader):
 
 def quantize(src: Path, out: Path) -> None:
     """Write the int8 reader for the float reader `src` to `out`."""
-    crops = [cv2.imread(str(c.path), cv2.IMREAD_COLOR) for c in crops_in("train")][:CALIBRATION_CROPS]
+    crops = [cv2.imread(str(c.path), cv2.IMREAD_COLOR) for c in crops_in("train")[:CALIBRATION_CROPS]]
     input_name = onnx.load(str(src)).graph.input[0].name
     with tempfile.TemporaryDirectory() as tmp:
         pre = Path(tmp) / "pre.onnx"
@@ -58,10 +60,9 @@ def quantize(src: Path, out: Path) -> None:
 
 
 def validation_exact(model: Path) -> int:
-    """How many validation crops `model` reads exactly, decoded as on the device."""
-    val = crops_in("val")
-    reads = PlateReader(model).read([cv2.imread(str(c.path), cv2.IMREAD_COLOR) for c in val])
-    return sum(r.text == c.plate for r, c in zip(reads, val))
+    """How many validation crops `model` reads exactly, scored as `alpr eval --crops` scores them."""
+    only = {c.path.name for c in crops_in("val")}
+    return evaluate_crops(Recognizer(PlateReader(model)), US_CROPS, only).correct
 
 
 def main() -> None:
